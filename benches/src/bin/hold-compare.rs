@@ -1,0 +1,56 @@
+//! Prints the three-way hold-model comparison for BENCHMARKS.md: the `sim` engine, a bare
+//! `BinaryHeap` loop (the baseline) and SimPy (when `python3 -c "import simpy"` works), all
+//! measured in this one run.
+//!
+//!     cargo run --release -p benches --bin hold-compare [-- --events N]
+
+use std::path::Path;
+use std::process::Command;
+
+use benches::hold::{events_per_second, run_binary_heap, run_engine};
+
+/// Events per second of the SimPy peer, or why it could not run.
+fn simpy_events_per_second(pending: usize, events: u64) -> Result<f64, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/hold_simpy.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .args([pending.to_string(), events.to_string()])
+        .output()
+        .map_err(|e| format!("python3 not runnable: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().lines().last().unwrap_or("failed").to_owned());
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().map_err(|e| format!("unreadable SimPy output: {e}"))
+}
+
+fn main() {
+    let mut events: u64 = 10_000_000;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => {}
+        [flag, n] if flag == "--events" && n.parse::<u64>().is_ok_and(|n| n >= 1000) => events = n.parse().unwrap(),
+        _ => {
+            eprintln!("usage: hold-compare [--events N (≥ 1000)]");
+            std::process::exit(2);
+        }
+    }
+    let simpy_events = (events / 20).max(1000);
+    println!("| pending | sim engine (ev/s) | BinaryHeap (ev/s) | SimPy (ev/s) | engine / BinaryHeap | engine / SimPy |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for pending in [1_000usize, 100_000] {
+        let engine = events_per_second(run_engine, pending, events);
+        let heap = events_per_second(run_binary_heap, pending, events);
+        let simpy = simpy_events_per_second(pending, simpy_events);
+        let (simpy_cell, simpy_ratio) = match &simpy {
+            Ok(rate) => (format!("{:.2} M", rate / 1e6), format!("{:.1}×", engine / rate)),
+            Err(why) => (format!("not run ({why})"), "–".to_owned()),
+        };
+        println!(
+            "| {pending} | {:.2} M | {:.2} M | {simpy_cell} | {:.2}× | {simpy_ratio} |",
+            engine / 1e6,
+            heap / 1e6,
+            engine / heap
+        );
+    }
+    println!("\n{events} events per Rust run, {simpy_events} per SimPy run; each after a warm-up run.");
+}

@@ -1,0 +1,4 @@
+//! Workloads shared by the criterion benches and the comparison driver, so both measure the same
+//! code.
+
+pub mod hold;
