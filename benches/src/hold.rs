@@ -91,7 +91,6 @@ pub fn events_per_second(run: fn(usize, u64, u64) -> u64, pending: usize, events
     events as f64 / start.elapsed().as_secs_f64()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,7 +160,12 @@ fn main() {
     let interval = ConfidenceInterval::student_t(&means, 0.95).expect("at least two replications");
     let ms = |seconds: f64| seconds * 1e3;
     let quantile_ms = |q| waits.quantile(q).map_or(f64::NAN, |ns| ns as f64 / 1e6);
-    println!("M/M/1 queue: λ = {} /s, μ = {} /s, ρ = {}", setup.arrival_rate, setup.service_rate, setup.arrival_rate / setup.service_rate);
+    println!(
+        "M/M/1 queue: λ = {} /s, μ = {} /s, ρ = {}",
+        setup.arrival_rate,
+        setup.service_rate,
+        setup.arrival_rate / setup.service_rate
+    );
     println!("{replications} replications × {customers} customers (after {} warm-up), seed {seed}", setup.warm_up);
     println!("mean wait, theory:    {:.4} ms", ms(setup.theoretical_wait()));
     println!(
@@ -169,7 +174,11 @@ fn main() {
         ms(interval.half_width),
         ms(interval.low()),
         ms(interval.high()),
-        if interval.contains(setup.theoretical_wait()) { "theory inside the interval" } else { "theory OUTSIDE the interval" }
+        if interval.contains(setup.theoretical_wait()) {
+            "theory inside the interval"
+        } else {
+            "theory OUTSIDE the interval"
+        }
     );
     println!("wait p50 {:.3} ms, p99 {:.3} ms", quantile_ms(0.5), quantile_ms(0.99));
     println!("{:.2} s wall", elapsed);

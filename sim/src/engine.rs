@@ -23,13 +23,14 @@ pub trait Model {
 /// Identifies a scheduled event so that it can be cancelled (a timeout that a response beat).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventHandle {
-    key: u128,
+    time: SimTime,
+    sequence: u64,
 }
 
 impl EventHandle {
     /// When the event is (or was) due.
     pub fn time(self) -> SimTime {
-        SimTime::from_nanos((self.key >> 64) as u64)
+        self.time
     }
 }
 
@@ -68,9 +69,9 @@ pub struct Scheduler<E> {
     now: SimTime,
     queue: EventQueue<E>,
     next_sequence: u64,
-    /// Key of the last event taken out of the queue (handled or dropped as cancelled); events at
-    /// or before it can no longer be cancelled.
-    removed_through: u128,
+    /// `(time, sequence)` of the last event taken out of the queue (handled or dropped as
+    /// cancelled); events at or before it can no longer be cancelled.
+    removed_through: (SimTime, u64),
     /// Sequence numbers of cancelled events still in the queue, skipped when they come out.
     cancelled: HashSet<u64, BuildHasherDefault<SequenceHasher>>,
     stop_requested: bool,
@@ -83,7 +84,7 @@ impl<E> Scheduler<E> {
             now: SimTime::ZERO,
             queue: EventQueue::new(),
             next_sequence: 1,
-            removed_through: 0,
+            removed_through: (SimTime::ZERO, 0),
             cancelled: HashSet::default(),
             stop_requested: false,
             events_handled: 0,
@@ -103,10 +104,10 @@ impl<E> Scheduler<E> {
     #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventHandle {
         assert!(at >= self.now, "event scheduled in the past: {at} while the clock reads {}", self.now);
-        let key = (u128::from(at.as_nanos()) << 64) | u128::from(self.next_sequence);
+        let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.queue.push(key, event);
-        EventHandle { key }
+        self.queue.push(at.as_nanos(), sequence, event);
+        EventHandle { time: at, sequence }
     }
 
     /// Schedules `event` after `delay` from now.
@@ -117,7 +118,7 @@ impl<E> Scheduler<E> {
 
     /// Cancels a scheduled event. Returns `false` if it was already handled or cancelled.
     pub fn cancel(&mut self, handle: EventHandle) -> bool {
-        handle.key > self.removed_through && self.cancelled.insert(handle.key as u64)
+        (handle.time, handle.sequence) > self.removed_through && self.cancelled.insert(handle.sequence)
     }
 
     /// Asks the run loop to return once the current event is handled.
@@ -139,13 +140,13 @@ impl<E> Scheduler<E> {
     #[inline]
     fn next_time(&mut self) -> Option<SimTime> {
         loop {
-            let key = self.queue.peek_key()?;
-            if self.cancelled.is_empty() || !self.cancelled.contains(&(key as u64)) {
-                return Some(SimTime::from_nanos((key >> 64) as u64));
+            let (time, sequence) = self.queue.peek()?;
+            let time = SimTime::from_nanos(time);
+            if self.cancelled.is_empty() || !self.cancelled.remove(&sequence) {
+                return Some(time);
             }
             self.queue.pop();
-            self.cancelled.remove(&(key as u64));
-            self.removed_through = key;
+            self.removed_through = (time, sequence);
         }
     }
 
@@ -153,12 +154,13 @@ impl<E> Scheduler<E> {
     #[inline]
     fn take_next(&mut self) -> Option<E> {
         loop {
-            let (key, event) = self.queue.pop()?;
-            self.removed_through = key;
-            if !self.cancelled.is_empty() && self.cancelled.remove(&(key as u64)) {
+            let (time, sequence, event) = self.queue.pop()?;
+            let time = SimTime::from_nanos(time);
+            self.removed_through = (time, sequence);
+            if !self.cancelled.is_empty() && self.cancelled.remove(&sequence) {
                 continue;
             }
-            self.now = SimTime::from_nanos((key >> 64) as u64);
+            self.now = time;
             self.events_handled += 1;
             return Some(event);
         }

@@ -155,9 +155,8 @@ impl FromStr for SimDuration {
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let error = |reason| ParseDurationError { input: input.to_owned(), reason };
         let text = input.trim();
-        let unit_start = text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| error("the unit is missing"))?;
+        let unit_start =
+            text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| error("the unit is missing"))?;
         let (number, unit) = text.split_at(unit_start);
         let unit_nanos = match unit.trim_start() {
             "ns" => 1,
@@ -175,11 +174,8 @@ impl FromStr for SimDuration {
         if fraction.contains('.') || !fraction.bytes().all(|b| b.is_ascii_digit()) {
             return Err(error("the number is malformed"));
         }
-        let whole: u128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| error("the number is too large"))?
-        };
+        let whole: u128 =
+            if whole.is_empty() { 0 } else { whole.parse().map_err(|_| error("the number is too large"))? };
         // Exact decimal: fraction digits × unit must land on a whole nanosecond.
         let mut fraction_nanos: u128 = 0;
         let mut scale: u128 = 1;
@@ -188,7 +184,7 @@ impl FromStr for SimDuration {
             fraction_nanos = fraction_nanos * 10 + u128::from(digit - b'0');
         }
         let fraction_total = fraction_nanos * u128::from(unit_nanos);
-        if fraction_total % scale != 0 {
+        if !fraction_total.is_multiple_of(scale) {
             return Err(error("it is finer than a nanosecond"));
         }
         let nanos = whole
@@ -209,7 +205,7 @@ impl fmt::Display for SimDuration {
             return f.write_str("0s");
         }
         for (unit, name) in [(NANOS_PER_HOUR, "h"), (NANOS_PER_MIN, "m")] {
-            if n % unit == 0 {
+            if n.is_multiple_of(unit) {
                 return write!(f, "{}{name}", n / unit);
             }
         }

@@ -35,7 +35,9 @@ fn main() {
         }
     }
     let simpy_events = (events / 20).max(1000);
-    println!("| pending | sim engine (ev/s) | BinaryHeap (ev/s) | SimPy (ev/s) | engine / BinaryHeap | engine / SimPy |");
+    println!(
+        "| pending | sim engine (ev/s) | BinaryHeap (ev/s) | SimPy (ev/s) | engine / BinaryHeap | engine / SimPy |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     for pending in [1_000usize, 100_000] {
         let engine = events_per_second(run_engine, pending, events);
