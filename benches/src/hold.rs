@@ -83,13 +83,34 @@ pub fn run_binary_heap(pending: usize, events: u64, seed: u64) -> u64 {
     now
 }
 
-/// Events per second of one timed run of `run` (after a warm-up run of a tenth the size).
-pub fn events_per_second(run: fn(usize, u64, u64) -> u64, pending: usize, events: u64) -> f64 {
-    std::hint::black_box(run(pending, events / 10, 1));
-    let start = std::time::Instant::now();
-    std::hint::black_box(run(pending, events, 2));
-    events as f64 / start.elapsed().as_secs_f64()
+/// Events per second of `run` and of `baseline`: the median of `rounds` timed runs each, the two
+/// alternating so that a noisy neighbour on a shared machine slows both alike (after one warm-up
+/// run of each).
+pub fn paired_events_per_second(
+    run: HoldRun,
+    baseline: HoldRun,
+    pending: usize,
+    events: u64,
+    rounds: usize,
+) -> (f64, f64) {
+    let time = |f: HoldRun, seed| {
+        let start = std::time::Instant::now();
+        std::hint::black_box(f(pending, events, seed));
+        events as f64 / start.elapsed().as_secs_f64()
+    };
+    time(run, 0);
+    time(baseline, 0);
+    let (mut a, mut b): (Vec<f64>, Vec<f64>) =
+        (1..=rounds as u64).map(|seed| (time(run, seed), time(baseline, seed))).unzip();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut a), median(&mut b))
 }
+
+/// A hold-model implementation: `(pending, events, seed) -> final clock`.
+pub type HoldRun = fn(usize, u64, u64) -> u64;
 
 #[cfg(test)]
 mod tests {

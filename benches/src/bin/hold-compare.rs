@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use benches::hold::{events_per_second, run_binary_heap, run_engine};
+use benches::hold::{paired_events_per_second, run_binary_heap, run_engine};
 
 /// Events per second of the SimPy peer, or why it could not run.
 fn simpy_events_per_second(pending: usize, events: u64) -> Result<f64, String> {
@@ -23,8 +23,11 @@ fn simpy_events_per_second(pending: usize, events: u64) -> Result<f64, String> {
     String::from_utf8_lossy(&output.stdout).trim().parse().map_err(|e| format!("unreadable SimPy output: {e}"))
 }
 
+/// Timed runs per implementation; the median is reported.
+const ROUNDS: usize = 5;
+
 fn main() {
-    let mut events: u64 = 10_000_000;
+    let mut events: u64 = 5_000_000;
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => {}
@@ -40,8 +43,7 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|");
     for pending in [1_000usize, 100_000] {
-        let engine = events_per_second(run_engine, pending, events);
-        let heap = events_per_second(run_binary_heap, pending, events);
+        let (engine, heap) = paired_events_per_second(run_engine, run_binary_heap, pending, events, ROUNDS);
         let simpy = simpy_events_per_second(pending, simpy_events);
         let (simpy_cell, simpy_ratio) = match &simpy {
             Ok(rate) => (format!("{:.2} M", rate / 1e6), format!("{:.1}×", engine / rate)),
@@ -54,5 +56,7 @@ fn main() {
             engine / heap
         );
     }
-    println!("\n{events} events per Rust run, {simpy_events} per SimPy run; each after a warm-up run.");
+    println!(
+        "\nRust: median of {ROUNDS} runs of {events} events each, engine and BinaryHeap alternating; SimPy: one run of {simpy_events} events; all after a warm-up run."
+    );
 }
