@@ -1,0 +1,717 @@
+//! Outlier detection: one detector per client proxy and upstream cluster, one monitor per host.
+//!
+//! Follows `source/common/upstream/outlier_detection_impl.cc` (DetectorImpl and
+//! DetectorHostMonitorImpl) and `../shared/spec/envoy-istio.md` §1:
+//! - consecutive-error detectors (5xx, gateway failure, local-origin failure) fire the moment a
+//!   counter becomes exactly equal to its threshold; the ejection is attempted at once (Envoy posts
+//!   it to its main thread, which takes well under a millisecond) and the counter is reset whether
+//!   or not the ejection was allowed or enforced; if the host is already ejected nothing happens
+//!   and the counter is not reset;
+//! - success-rate and failure-percentage detectors run only at interval sweeps, on the bucket of
+//!   the interval that just ended;
+//! - the max-ejection-percent gate counts every host of the cluster (all priorities), with the
+//!   rule of the Envoy release in force (see [`EnvoyVersion`]);
+//! - an ejection lasts min(base × multiplier, max) + jitter and ends only at a sweep; the
+//!   multiplier grows on each ejection and decays one step per sweep the host stays un-ejected
+//!   for at least an interval after its return.
+//!
+//! Envoy walks its hosts in hash-map order at a sweep; here they are walked in host order, which
+//! only matters when a sweep's ejections compete for the max-ejection-percent budget.
+
+use rand::Rng;
+use sim::{SimDuration, SimTime};
+
+use super::version::EnvoyVersion;
+
+/// Envoy's `OutlierDetection` cluster settings, with Envoy's defaults (`DetectorConfig`).
+/// Percentages are whole percents; a consecutive threshold of 0 never fires.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectorConfig {
+    /// Time between sweeps.
+    pub interval: SimDuration,
+    /// Ejection length before the multiplier.
+    pub base_ejection_time: SimDuration,
+    /// Cap on base × multiplier.
+    pub max_ejection_time: SimDuration,
+    /// Upper bound of the uniform random extra ejection time.
+    pub max_ejection_time_jitter: SimDuration,
+    /// Consecutive 5xx (including local-origin errors when not split) that eject.
+    pub consecutive_5xx: u32,
+    /// Chance (%) that a consecutive-5xx detection is enforced.
+    pub enforcing_consecutive_5xx: u32,
+    /// Consecutive 502/503/504 that eject.
+    pub consecutive_gateway_failure: u32,
+    /// Chance (%) that a consecutive-gateway detection is enforced.
+    pub enforcing_consecutive_gateway_failure: u32,
+    /// Whether connect failures and timeouts are counted apart from upstream HTTP codes.
+    pub split_external_local_origin_errors: bool,
+    /// Consecutive local-origin failures that eject (split mode only).
+    pub consecutive_local_origin_failure: u32,
+    /// Chance (%) that a consecutive-local-origin detection is enforced.
+    pub enforcing_consecutive_local_origin_failure: u32,
+    /// Most hosts of the cluster (%) that may be ejected at once.
+    pub max_ejection_percent: u32,
+    /// Always allow one ejection whatever max_ejection_percent says (Envoy ≥ 1.31).
+    pub always_eject_one_host: bool,
+    /// Hosts with enough volume needed before success-rate ejection runs.
+    pub success_rate_minimum_hosts: u32,
+    /// Requests in an interval for a host to count in the success-rate statistics.
+    pub success_rate_request_volume: u32,
+    /// Stdev factor in thousandths: threshold = mean − factor/1000 × stdev.
+    pub success_rate_stdev_factor: u32,
+    /// Chance (%) that a success-rate detection is enforced.
+    pub enforcing_success_rate: u32,
+    /// Chance (%) that a local-origin success-rate detection is enforced.
+    pub enforcing_local_origin_success_rate: u32,
+    /// Failure percentage at or above which a host is ejected.
+    pub failure_percentage_threshold: u32,
+    /// Hosts with enough volume needed before failure-percentage ejection runs.
+    pub failure_percentage_minimum_hosts: u32,
+    /// Requests in an interval for a host to count in the failure-percentage check.
+    pub failure_percentage_request_volume: u32,
+    /// Chance (%) that a failure-percentage detection is enforced.
+    pub enforcing_failure_percentage: u32,
+    /// Chance (%) that a local-origin failure-percentage detection is enforced.
+    pub enforcing_failure_percentage_local_origin: u32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        let base = SimDuration::from_secs(30);
+        DetectorConfig {
+            interval: SimDuration::from_secs(10),
+            base_ejection_time: base,
+            max_ejection_time: SimDuration::from_secs(300).max(base),
+            max_ejection_time_jitter: SimDuration::ZERO,
+            consecutive_5xx: 5,
+            enforcing_consecutive_5xx: 100,
+            consecutive_gateway_failure: 5,
+            enforcing_consecutive_gateway_failure: 0,
+            split_external_local_origin_errors: false,
+            consecutive_local_origin_failure: 5,
+            enforcing_consecutive_local_origin_failure: 100,
+            max_ejection_percent: 10,
+            always_eject_one_host: false,
+            success_rate_minimum_hosts: 5,
+            success_rate_request_volume: 100,
+            success_rate_stdev_factor: 1900,
+            enforcing_success_rate: 100,
+            enforcing_local_origin_success_rate: 100,
+            failure_percentage_threshold: 85,
+            failure_percentage_minimum_hosts: 5,
+            failure_percentage_request_volume: 50,
+            enforcing_failure_percentage: 0,
+            enforcing_failure_percentage_local_origin: 0,
+        }
+    }
+}
+
+/// What one attempt to a host came to, as the router reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostResult {
+    /// The upstream answered with this HTTP status.
+    Http(u16),
+    /// A new connection to the host was established (ignored unless errors are split).
+    ConnectSuccess,
+    /// The connection was refused, reset, or could not be made.
+    ConnectFailed,
+    /// The attempt timed out (connect, per-try or route timeout).
+    Timeout,
+}
+
+/// Which detector decided an ejection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EjectionKind {
+    /// Consecutive 5xx (`consecutive_5xx`).
+    Consecutive5xx,
+    /// Consecutive 502/503/504 (`consecutive_gateway_failure`).
+    ConsecutiveGatewayFailure,
+    /// Consecutive connect failures and timeouts, split mode (`consecutive_local_origin_failure`).
+    ConsecutiveLocalOriginFailure,
+    /// Success rate below mean − factor × stdev, at a sweep.
+    SuccessRate,
+    /// The same on local-origin results.
+    SuccessRateLocalOrigin,
+    /// Failure percentage above the threshold, at a sweep.
+    FailurePercentage,
+    /// The same on local-origin results.
+    FailurePercentageLocalOrigin,
+}
+
+/// What became of a detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EjectionOutcome {
+    /// The host is out of rotation until a sweep returns it.
+    Ejected,
+    /// The enforcing percentage's coin said no.
+    NotEnforced,
+    /// max_ejection_percent would have been exceeded (`ejections_overflow`).
+    OverMaxEjectionPercent,
+}
+
+/// A detection and its outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detection {
+    /// Which host, by index in the detector.
+    pub host: usize,
+    /// Which detector fired.
+    pub kind: EjectionKind,
+    /// Whether the host was ejected.
+    pub outcome: EjectionOutcome,
+}
+
+/// Requests and successes in one interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Bucket {
+    successes: u64,
+    total: u64,
+}
+
+/// Success-rate counts: the interval being written and the one that last ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SuccessRateMonitor {
+    current: Bucket,
+    previous: Bucket,
+}
+
+impl SuccessRateMonitor {
+    fn record(&mut self, success: bool) {
+        self.current.total += 1;
+        self.current.successes += u64::from(success);
+    }
+
+    fn rotate(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+
+    /// Success rate (%) and volume of the last ended interval, if it saw any request.
+    fn last_interval(&self) -> Option<(f64, u64)> {
+        (self.previous.total > 0)
+            .then(|| (self.previous.successes as f64 * 100.0 / self.previous.total as f64, self.previous.total))
+    }
+}
+
+/// Per-host state (`DetectorHostMonitorImpl`).
+#[derive(Clone, Debug, Default)]
+struct HostMonitor {
+    consecutive_5xx: u32,
+    consecutive_gateway_failure: u32,
+    consecutive_local_origin_failure: u32,
+    /// When the current ejection began; `None` while in rotation.
+    ejected_since: Option<SimTime>,
+    ejections: u32,
+    /// `ejectTimeBackoff`: the multiplier of the base ejection time.
+    multiplier: u32,
+    jitter: SimDuration,
+    last_unejected: Option<SimTime>,
+    external: SuccessRateMonitor,
+    local_origin: SuccessRateMonitor,
+}
+
+impl HostMonitor {
+    fn reset_consecutive(&mut self) {
+        self.consecutive_5xx = 0;
+        self.consecutive_gateway_failure = 0;
+        self.consecutive_local_origin_failure = 0;
+    }
+}
+
+/// The outlier detector of one client proxy for one upstream cluster.
+#[derive(Clone, Debug)]
+pub struct OutlierDetector {
+    config: DetectorConfig,
+    version: EnvoyVersion,
+    monitors: Vec<HostMonitor>,
+    ejected: usize,
+    next_sweep: SimTime,
+}
+
+/// What a sweep changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Hosts returned to rotation.
+    pub unejected: Vec<usize>,
+    /// Success-rate and failure-percentage detections.
+    pub detections: Vec<Detection>,
+}
+
+impl SweepReport {
+    /// Whether any host changed state (the load balancers need an update).
+    pub fn changed_health(&self) -> bool {
+        !self.unejected.is_empty() || self.detections.iter().any(|d| d.outcome == EjectionOutcome::Ejected)
+    }
+}
+
+/// Envoy's `featureEnabled(percent)`: true with probability `percent`%.
+fn coin<R: Rng + ?Sized>(percent: u32, rng: &mut R) -> bool {
+    match percent {
+        0 => false,
+        100.. => true,
+        p => rng.next_u64() % 100 < u64::from(p),
+    }
+}
+
+impl OutlierDetector {
+    /// A detector over `hosts` hosts whose first sweep is at `first_sweep` (Envoy arms the sweep
+    /// timer one interval after the cluster is created, so its phase is a property of the
+    /// scenario, random unless set).
+    pub fn new(config: DetectorConfig, version: EnvoyVersion, hosts: usize, first_sweep: SimTime) -> Self {
+        OutlierDetector { config, version, monitors: vec![HostMonitor::default(); hosts], ejected: 0, next_sweep: first_sweep }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// When the next sweep is due.
+    pub fn next_sweep(&self) -> SimTime {
+        self.next_sweep
+    }
+
+    /// Number of hosts watched.
+    pub fn host_count(&self) -> usize {
+        self.monitors.len()
+    }
+
+    /// Whether `host` is out of rotation.
+    #[inline]
+    pub fn is_ejected(&self, host: usize) -> bool {
+        self.monitors[host].ejected_since.is_some()
+    }
+
+    /// Number of hosts out of rotation.
+    pub fn ejected_count(&self) -> usize {
+        self.ejected
+    }
+
+    /// How many times `host` has been ejected since it joined.
+    pub fn ejections_of(&self, host: usize) -> u32 {
+        self.monitors[host].ejections
+    }
+
+    /// Follows a change of the endpoint set: `old_index_of[new]` names the host's previous index,
+    /// or `None` for a newcomer. Hosts that left lose their state, ejection included.
+    pub fn remap_hosts(&mut self, old_index_of: &[Option<usize>]) {
+        let mut old = std::mem::take(&mut self.monitors);
+        self.monitors = old_index_of.iter().map(|i| i.map(|i| std::mem::take(&mut old[i])).unwrap_or_default()).collect();
+        self.ejected = self.monitors.iter().filter(|m| m.ejected_since.is_some()).count();
+    }
+
+    /// Charges one attempt's result to `host`; returns the detection it triggered, if any
+    /// (`DetectorHostMonitorImpl::putResult`).
+    pub fn record<R: Rng + ?Sized>(
+        &mut self,
+        host: usize,
+        result: HostResult,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Option<Detection> {
+        match (result, self.config.split_external_local_origin_errors) {
+            (HostResult::Http(code), _) => self.put_http_code(host, code, now, rng),
+            (HostResult::ConnectSuccess, false) => None,
+            (HostResult::ConnectFailed, false) => self.put_http_code(host, 503, now, rng),
+            (HostResult::Timeout, false) => self.put_http_code(host, 504, now, rng),
+            (HostResult::ConnectSuccess, true) => {
+                let monitor = &mut self.monitors[host];
+                monitor.local_origin.record(true);
+                monitor.consecutive_local_origin_failure = 0;
+                None
+            }
+            (HostResult::ConnectFailed | HostResult::Timeout, true) => {
+                let monitor = &mut self.monitors[host];
+                monitor.local_origin.record(false);
+                monitor.consecutive_local_origin_failure += 1;
+                (monitor.consecutive_local_origin_failure == self.config.consecutive_local_origin_failure)
+                    .then(|| self.on_consecutive_error(host, EjectionKind::ConsecutiveLocalOriginFailure, now, rng))
+                    .flatten()
+            }
+        }
+    }
+
+    /// `putHttpResponseCode`.
+    fn put_http_code<R: Rng + ?Sized>(&mut self, host: usize, code: u16, now: SimTime, rng: &mut R) -> Option<Detection> {
+        let monitor = &mut self.monitors[host];
+        let is_5xx = (500..600).contains(&code);
+        monitor.external.record(!is_5xx);
+        if !is_5xx {
+            monitor.consecutive_5xx = 0;
+            monitor.consecutive_gateway_failure = 0;
+            return None;
+        }
+        let mut gateway_fired = false;
+        if matches!(code, 502..=504) {
+            monitor.consecutive_gateway_failure += 1;
+            gateway_fired = monitor.consecutive_gateway_failure == self.config.consecutive_gateway_failure;
+        } else {
+            monitor.consecutive_gateway_failure = 0;
+        }
+        monitor.consecutive_5xx += 1;
+        let fived_fired = monitor.consecutive_5xx == self.config.consecutive_5xx;
+        // Both detectors may fire on one response; Envoy posts them in this order.
+        let gateway = gateway_fired.then(|| self.on_consecutive_error(host, EjectionKind::ConsecutiveGatewayFailure, now, rng));
+        let five = fived_fired.then(|| self.on_consecutive_error(host, EjectionKind::Consecutive5xx, now, rng));
+        match (gateway.flatten(), five.flatten()) {
+            (Some(g), Some(f)) if g.outcome != EjectionOutcome::Ejected => Some(f),
+            (Some(g), _) => Some(g),
+            (None, f) => f,
+        }
+    }
+
+    /// `onConsecutiveErrorWorker`: nothing if already ejected (and the counter stays); else try to
+    /// eject, then reset that detector's counter whatever came of it.
+    fn on_consecutive_error<R: Rng + ?Sized>(
+        &mut self,
+        host: usize,
+        kind: EjectionKind,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Option<Detection> {
+        if self.is_ejected(host) {
+            return None;
+        }
+        let outcome = self.eject(host, kind, now, rng);
+        let monitor = &mut self.monitors[host];
+        match kind {
+            EjectionKind::Consecutive5xx => monitor.consecutive_5xx = 0,
+            EjectionKind::ConsecutiveGatewayFailure => monitor.consecutive_gateway_failure = 0,
+            EjectionKind::ConsecutiveLocalOriginFailure => monitor.consecutive_local_origin_failure = 0,
+            _ => unreachable!("only consecutive detectors fire between sweeps"),
+        }
+        Some(Detection { host, kind, outcome })
+    }
+
+    /// Whether one more ejection fits under max_ejection_percent, by the rule of this release.
+    fn gate_allows_another(&self) -> bool {
+        let hosts = self.monitors.len() as f64;
+        let max = f64::from(self.config.max_ejection_percent.min(100));
+        let ejected = self.ejected as f64;
+        let within = if self.version.gate_counts_host_being_ejected() {
+            100.0 * (ejected + 1.0) / hosts <= max
+        } else {
+            100.0 * ejected / hosts < max
+        };
+        let first_is_free = self.version.first_ejection_always_allowed()
+            || (self.config.always_eject_one_host && self.version.has_always_eject_one_host());
+        within || (first_is_free && self.ejected == 0)
+    }
+
+    /// `DetectorImpl::ejectHost`.
+    fn eject<R: Rng + ?Sized>(&mut self, host: usize, kind: EjectionKind, now: SimTime, rng: &mut R) -> EjectionOutcome {
+        if !self.gate_allows_another() {
+            return EjectionOutcome::OverMaxEjectionPercent;
+        }
+        let enforcing = match kind {
+            EjectionKind::Consecutive5xx => self.config.enforcing_consecutive_5xx,
+            EjectionKind::ConsecutiveGatewayFailure => self.config.enforcing_consecutive_gateway_failure,
+            EjectionKind::ConsecutiveLocalOriginFailure => self.config.enforcing_consecutive_local_origin_failure,
+            EjectionKind::SuccessRate => self.config.enforcing_success_rate,
+            EjectionKind::SuccessRateLocalOrigin => self.config.enforcing_local_origin_success_rate,
+            EjectionKind::FailurePercentage => self.config.enforcing_failure_percentage,
+            EjectionKind::FailurePercentageLocalOrigin => self.config.enforcing_failure_percentage_local_origin,
+        };
+        if !coin(enforcing, rng) {
+            return EjectionOutcome::NotEnforced;
+        }
+        self.ejected += 1;
+        let max_jitter_ms = self.config.max_ejection_time_jitter.as_nanos() / 1_000_000;
+        let jitter = if max_jitter_ms == 0 { 0 } else { rng.next_u64() % (max_jitter_ms + 1) };
+        let (base, max) = (self.config.base_ejection_time, self.config.max_ejection_time);
+        let decays = self.version.ejection_multiplier_decays();
+        let monitor = &mut self.monitors[host];
+        monitor.ejected_since = Some(now);
+        monitor.ejections += 1;
+        monitor.jitter = SimDuration::from_millis(jitter);
+        let below_cap = base.checked_mul(u64::from(monitor.multiplier)).is_some_and(|t| t < max + base);
+        if below_cap || !decays {
+            monitor.multiplier += 1;
+        }
+        EjectionOutcome::Ejected
+    }
+
+    /// How long the current ejection of `host` lasts at least (it ends at the first sweep after).
+    pub fn ejection_length(&self, host: usize) -> SimDuration {
+        let monitor = &self.monitors[host];
+        let scaled = self.config.base_ejection_time.checked_mul(u64::from(monitor.multiplier)).unwrap_or(SimDuration::from_nanos(u64::MAX));
+        let capped = if self.version.ejection_multiplier_decays() { scaled.min(self.config.max_ejection_time) } else { scaled };
+        capped + monitor.jitter
+    }
+
+    /// Runs the interval sweep due at `now` (`DetectorImpl::onIntervalTimer`): returns ejected
+    /// hosts whose time is up, rotates the success-rate buckets, runs the success-rate and
+    /// failure-percentage detectors, decays multipliers, and arms the next sweep.
+    pub fn sweep<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> SweepReport {
+        let mut report = SweepReport::default();
+        for host in 0..self.monitors.len() {
+            if let Some(since) = self.monitors[host].ejected_since
+                && now.checked_since(since).is_some_and(|served| served >= self.ejection_length(host))
+            {
+                let monitor = &mut self.monitors[host];
+                monitor.ejected_since = None;
+                monitor.reset_consecutive();
+                monitor.last_unejected = Some(now);
+                self.ejected -= 1;
+                report.unejected.push(host);
+            }
+            let monitor = &mut self.monitors[host];
+            monitor.external.rotate();
+            monitor.local_origin.rotate();
+        }
+        self.success_rate_ejections(false, now, rng, &mut report.detections);
+        self.success_rate_ejections(true, now, rng, &mut report.detections);
+        if self.version.ejection_multiplier_decays() {
+            let interval = self.config.interval;
+            for monitor in self.monitors.iter_mut().filter(|m| m.ejected_since.is_none()) {
+                if monitor.last_unejected.is_some_and(|t| now.checked_since(t).is_some_and(|d| d >= interval)) {
+                    monitor.multiplier = monitor.multiplier.saturating_sub(1);
+                }
+            }
+        }
+        self.next_sweep = now + self.config.interval;
+        report
+    }
+
+    /// `processSuccessRateEjections` for external (`local_origin == false`) or local-origin results.
+    fn success_rate_ejections<R: Rng + ?Sized>(
+        &mut self,
+        local_origin: bool,
+        now: SimTime,
+        rng: &mut R,
+        detections: &mut Vec<Detection>,
+    ) {
+        let c = &self.config;
+        let hosts = self.monitors.len() as u64;
+        if hosts < u64::from(c.success_rate_minimum_hosts) && hosts < u64::from(c.failure_percentage_minimum_hosts) {
+            return;
+        }
+        let mut success_rate_hosts = Vec::new();
+        let mut failure_percentage_hosts = Vec::new();
+        for (host, monitor) in self.monitors.iter().enumerate().filter(|(_, m)| m.ejected_since.is_none()) {
+            let counts = if local_origin { &monitor.local_origin } else { &monitor.external };
+            let Some((rate, volume)) = counts.last_interval() else { continue };
+            if volume >= u64::from(c.success_rate_request_volume) {
+                success_rate_hosts.push((host, rate));
+            }
+            if volume >= u64::from(c.failure_percentage_request_volume) {
+                failure_percentage_hosts.push((host, rate));
+            }
+        }
+        let (sr_kind, fp_kind) = if local_origin {
+            (EjectionKind::SuccessRateLocalOrigin, EjectionKind::FailurePercentageLocalOrigin)
+        } else {
+            (EjectionKind::SuccessRate, EjectionKind::FailurePercentage)
+        };
+        let mut outliers = Vec::new();
+        if !success_rate_hosts.is_empty() && success_rate_hosts.len() >= c.success_rate_minimum_hosts as usize {
+            let n = success_rate_hosts.len() as f64;
+            let mean = success_rate_hosts.iter().map(|(_, r)| r).sum::<f64>() / n;
+            let variance = success_rate_hosts.iter().map(|(_, r)| (r - mean).powi(2)).sum::<f64>() / n;
+            let threshold = mean - f64::from(c.success_rate_stdev_factor) / 1000.0 * variance.sqrt();
+            outliers.extend(success_rate_hosts.iter().filter(|(_, r)| *r < threshold).map(|&(h, _)| (h, sr_kind)));
+        }
+        if !failure_percentage_hosts.is_empty()
+            && failure_percentage_hosts.len() >= c.failure_percentage_minimum_hosts as usize
+        {
+            let threshold = f64::from(c.failure_percentage_threshold);
+            outliers.extend(failure_percentage_hosts.iter().filter(|(_, r)| 100.0 - r >= threshold).map(|&(h, _)| (h, fp_kind)));
+        }
+        for (host, kind) in outliers {
+            if !self.is_ejected(host) {
+                let outcome = self.eject(host, kind, now, rng);
+                detections.push(Detection { host, kind, outcome });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::RandomStreams;
+
+    fn secs(s: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(s)
+    }
+
+    /// The seed document's DestinationRule as Istio translates it: consecutive 5xx 1, interval
+    /// 1 s, base ejection 1 min, the given max_ejection_percent.
+    fn seed_config(max_ejection_percent: u32) -> DetectorConfig {
+        DetectorConfig {
+            interval: SimDuration::from_secs(1),
+            base_ejection_time: SimDuration::from_secs(60),
+            max_ejection_time: SimDuration::from_secs(300),
+            consecutive_5xx: 1,
+            max_ejection_percent,
+            enforcing_success_rate: 0,
+            ..DetectorConfig::default()
+        }
+    }
+
+    /// Fails every host once with a 503 and counts how many end up ejected.
+    fn eject_all(config: DetectorConfig, version: EnvoyVersion, hosts: usize) -> usize {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let mut detector = OutlierDetector::new(config, version, hosts, secs(1));
+        for host in 0..hosts {
+            detector.record(host, HostResult::Http(503), secs(0), &mut rng);
+        }
+        detector.ejected_count()
+    }
+
+    #[test]
+    fn default_ten_percent_never_ejects_below_ten_hosts_from_1_28() {
+        // spec §1 "a cluster under 10 hosts never ejects"; envoy#27909.
+        let config = DetectorConfig { consecutive_5xx: 1, ..DetectorConfig::default() };
+        for hosts in 1..10 {
+            assert_eq!(eject_all(config.clone(), EnvoyVersion::new(28), hosts), 0, "{hosts} hosts");
+        }
+        assert_eq!(eject_all(config.clone(), EnvoyVersion::new(28), 10), 1);
+        // Before 1.28 the first ejection always goes through.
+        assert_eq!(eject_all(config.clone(), EnvoyVersion::new(27), 2), 1);
+        assert_eq!(eject_all(config.clone(), EnvoyVersion::new(26), 2), 1);
+        // always_eject_one_host brings it back from 1.31 only.
+        let always = DetectorConfig { always_eject_one_host: true, ..config };
+        assert_eq!(eject_all(always.clone(), EnvoyVersion::new(30), 2), 0);
+        assert_eq!(eject_all(always, EnvoyVersion::new(31), 2), 1);
+    }
+
+    #[test]
+    fn the_gate_counts_the_host_about_to_be_ejected_from_1_27() {
+        // envoy#26877: 3 hosts at 50 % ejected 2 before the "+1" fix (PR #27624), 1 after.
+        assert_eq!(eject_all(seed_config(50), EnvoyVersion::new(26), 3), 2);
+        assert_eq!(eject_all(seed_config(50), EnvoyVersion::new(27), 3), 1);
+        assert_eq!(eject_all(seed_config(50), EnvoyVersion::new(40), 6), 3);
+        assert_eq!(eject_all(seed_config(40), EnvoyVersion::new(40), 6), 2);
+        assert_eq!(eject_all(seed_config(100), EnvoyVersion::new(40), 2), 2);
+    }
+
+    #[test]
+    fn counters_reset_after_a_refused_ejection_and_connect_success_does_not_reset_them() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let config = DetectorConfig { consecutive_5xx: 3, max_ejection_percent: 10, ..DetectorConfig::default() };
+        let mut detector = OutlierDetector::new(config, EnvoyVersion::new(40), 2, secs(10));
+        let mut detections = Vec::new();
+        for _ in 0..6 {
+            detector.record(0, HostResult::ConnectSuccess, secs(0), &mut rng);
+            detections.extend(detector.record(0, HostResult::Http(500), secs(0), &mut rng));
+        }
+        // Refused twice (10 % of 2 hosts), each time after exactly 3 errors: the counter restarted.
+        assert_eq!(detections.len(), 2);
+        assert!(detections.iter().all(|d| d.outcome == EjectionOutcome::OverMaxEjectionPercent));
+        // A refused connection counts as a 503 when errors are not split.
+        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 2, secs(10));
+        let d = detector.record(1, HostResult::ConnectFailed, secs(0), &mut rng).unwrap();
+        assert_eq!((d.kind, d.outcome), (EjectionKind::Consecutive5xx, EjectionOutcome::Ejected));
+        // Already ejected: further errors do nothing.
+        assert_eq!(detector.record(1, HostResult::Timeout, secs(0), &mut rng), None);
+    }
+
+    #[test]
+    fn split_mode_counts_local_origin_failures_apart() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let config = DetectorConfig {
+            split_external_local_origin_errors: true,
+            consecutive_local_origin_failure: 2,
+            max_ejection_percent: 100,
+            ..DetectorConfig::default()
+        };
+        let mut detector = OutlierDetector::new(config, EnvoyVersion::new(40), 1, secs(10));
+        assert_eq!(detector.record(0, HostResult::ConnectFailed, secs(0), &mut rng), None);
+        // A connect success resets the local-origin counter in split mode.
+        detector.record(0, HostResult::ConnectSuccess, secs(0), &mut rng);
+        assert_eq!(detector.record(0, HostResult::Timeout, secs(0), &mut rng), None);
+        let d = detector.record(0, HostResult::ConnectFailed, secs(0), &mut rng).unwrap();
+        assert_eq!(d.kind, EjectionKind::ConsecutiveLocalOriginFailure);
+    }
+
+    #[test]
+    fn ejections_end_at_the_first_sweep_after_their_length_and_grow_when_repeated() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        // Sweeps at 0.5 s, 1.5 s, 2.5 s...; ejected at 0.2 s for 60 s.
+        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 2, SimTime::from_nanos(500_000_000));
+        let at = |ms: u64| SimTime::from_nanos(ms * 1_000_000);
+        detector.record(0, HostResult::Http(503), at(200), &mut rng);
+        let mut unejected_at = None;
+        while unejected_at.is_none() {
+            let now = detector.next_sweep();
+            if !detector.sweep(now, &mut rng).unejected.is_empty() {
+                unejected_at = Some(now);
+            }
+        }
+        // 60.2 s rounded up to the next sweep: 60.5 s.
+        assert_eq!(unejected_at, Some(at(60_500)));
+        // Re-ejected within an interval of its return: the second ejection lasts 2 × base.
+        detector.record(0, HostResult::Http(503), at(60_700), &mut rng);
+        assert_eq!(detector.ejection_length(0), SimDuration::from_secs(120));
+        let mut now = detector.next_sweep();
+        while detector.is_ejected(0) {
+            detector.sweep(now, &mut rng);
+            now = detector.next_sweep();
+        }
+        // Out at 180.5 s; then quiet sweeps decay the multiplier one step each: after two quiet
+        // intervals a new ejection is back to base.
+        for _ in 0..3 {
+            detector.sweep(now, &mut rng);
+            now = detector.next_sweep();
+        }
+        detector.record(0, HostResult::Http(503), now, &mut rng);
+        assert_eq!(detector.ejection_length(0), SimDuration::from_secs(60));
+        assert_eq!(detector.ejections_of(0), 3);
+    }
+
+    #[test]
+    fn before_1_17_the_multiplier_never_decays() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(16), 1, secs(1));
+        let mut now = secs(0);
+        for round in 1..=3u64 {
+            detector.record(0, HostResult::Http(503), now, &mut rng);
+            assert_eq!(detector.ejection_length(0), SimDuration::from_secs(60 * round));
+            while detector.is_ejected(0) {
+                now = detector.next_sweep();
+                detector.sweep(now, &mut rng);
+            }
+            // Long quiet spells change nothing.
+            for _ in 0..100 {
+                now = detector.next_sweep();
+                detector.sweep(now, &mut rng);
+            }
+        }
+    }
+
+    #[test]
+    fn success_rate_ejects_the_outlier_at_a_sweep() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let config = DetectorConfig { consecutive_5xx: 0, max_ejection_percent: 100, ..DetectorConfig::default() };
+        let mut detector = OutlierDetector::new(config, EnvoyVersion::new(40), 6, secs(10));
+        for host in 0..6 {
+            for i in 0..200 {
+                // Host 5 fails half its requests; the others 1 %.
+                let fail = if host == 5 { i % 2 == 0 } else { i % 100 == 0 };
+                detector.record(host, HostResult::Http(if fail { 503 } else { 200 }), secs(1), &mut rng);
+            }
+        }
+        // The sweep closes the interval and judges it: mean 90.8 %, stdev 18.3 %, threshold
+        // 90.8 − 1.9 × 18.3 = 56.1 %: only host 5 (50 %) is below.
+        let report = detector.sweep(secs(10), &mut rng);
+        assert_eq!(
+            report.detections,
+            vec![Detection { host: 5, kind: EjectionKind::SuccessRate, outcome: EjectionOutcome::Ejected }]
+        );
+        // The next interval saw no traffic: nothing more is judged.
+        assert!(detector.sweep(secs(20), &mut rng).detections.is_empty());
+        assert_eq!(detector.ejected_count(), 1);
+    }
+
+    #[test]
+    fn hosts_that_leave_lose_their_ejection() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 3, secs(1));
+        detector.record(1, HostResult::Http(503), secs(0), &mut rng);
+        detector.remap_hosts(&[Some(0), Some(2), None]);
+        assert_eq!(detector.ejected_count(), 0);
+        detector.remap_hosts(&[Some(0), Some(1)]);
+        detector.record(1, HostResult::Http(503), secs(0), &mut rng);
+        detector.remap_hosts(&[Some(1)]);
+        assert!(detector.is_ejected(0));
+    }
+}
