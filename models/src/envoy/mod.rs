@@ -1,7 +1,10 @@
 //! One Envoy proxy's data-plane algorithms, split as Envoy splits them. Each module names the
 //! Envoy source file it follows.
 
+pub mod edf;
+pub mod locality_wrr;
 pub mod outlier_detection;
+pub mod priority_load;
 pub mod version;
 
 pub use outlier_detection::{DetectorConfig, HostResult, OutlierDetector};

@@ -256,7 +256,13 @@ impl OutlierDetector {
     /// timer one interval after the cluster is created, so its phase is a property of the
     /// scenario, random unless set).
     pub fn new(config: DetectorConfig, version: EnvoyVersion, hosts: usize, first_sweep: SimTime) -> Self {
-        OutlierDetector { config, version, monitors: vec![HostMonitor::default(); hosts], ejected: 0, next_sweep: first_sweep }
+        OutlierDetector {
+            config,
+            version,
+            monitors: vec![HostMonitor::default(); hosts],
+            ejected: 0,
+            next_sweep: first_sweep,
+        }
     }
 
     /// The settings in force.
@@ -294,7 +300,8 @@ impl OutlierDetector {
     /// or `None` for a newcomer. Hosts that left lose their state, ejection included.
     pub fn remap_hosts(&mut self, old_index_of: &[Option<usize>]) {
         let mut old = std::mem::take(&mut self.monitors);
-        self.monitors = old_index_of.iter().map(|i| i.map(|i| std::mem::take(&mut old[i])).unwrap_or_default()).collect();
+        self.monitors =
+            old_index_of.iter().map(|i| i.map(|i| std::mem::take(&mut old[i])).unwrap_or_default()).collect();
         self.ejected = self.monitors.iter().filter(|m| m.ejected_since.is_some()).count();
     }
 
@@ -330,7 +337,13 @@ impl OutlierDetector {
     }
 
     /// `putHttpResponseCode`.
-    fn put_http_code<R: Rng + ?Sized>(&mut self, host: usize, code: u16, now: SimTime, rng: &mut R) -> Option<Detection> {
+    fn put_http_code<R: Rng + ?Sized>(
+        &mut self,
+        host: usize,
+        code: u16,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Option<Detection> {
         let monitor = &mut self.monitors[host];
         let is_5xx = (500..600).contains(&code);
         monitor.external.record(!is_5xx);
@@ -349,7 +362,8 @@ impl OutlierDetector {
         monitor.consecutive_5xx += 1;
         let fived_fired = monitor.consecutive_5xx == self.config.consecutive_5xx;
         // Both detectors may fire on one response; Envoy posts them in this order.
-        let gateway = gateway_fired.then(|| self.on_consecutive_error(host, EjectionKind::ConsecutiveGatewayFailure, now, rng));
+        let gateway =
+            gateway_fired.then(|| self.on_consecutive_error(host, EjectionKind::ConsecutiveGatewayFailure, now, rng));
         let five = fived_fired.then(|| self.on_consecutive_error(host, EjectionKind::Consecutive5xx, now, rng));
         match (gateway.flatten(), five.flatten()) {
             (Some(g), Some(f)) if g.outcome != EjectionOutcome::Ejected => Some(f),
@@ -397,7 +411,13 @@ impl OutlierDetector {
     }
 
     /// `DetectorImpl::ejectHost`.
-    fn eject<R: Rng + ?Sized>(&mut self, host: usize, kind: EjectionKind, now: SimTime, rng: &mut R) -> EjectionOutcome {
+    fn eject<R: Rng + ?Sized>(
+        &mut self,
+        host: usize,
+        kind: EjectionKind,
+        now: SimTime,
+        rng: &mut R,
+    ) -> EjectionOutcome {
         if !self.gate_allows_another() {
             return EjectionOutcome::OverMaxEjectionPercent;
         }
@@ -432,8 +452,13 @@ impl OutlierDetector {
     /// How long the current ejection of `host` lasts at least (it ends at the first sweep after).
     pub fn ejection_length(&self, host: usize) -> SimDuration {
         let monitor = &self.monitors[host];
-        let scaled = self.config.base_ejection_time.checked_mul(u64::from(monitor.multiplier)).unwrap_or(SimDuration::from_nanos(u64::MAX));
-        let capped = if self.version.ejection_multiplier_decays() { scaled.min(self.config.max_ejection_time) } else { scaled };
+        let scaled = self
+            .config
+            .base_ejection_time
+            .checked_mul(u64::from(monitor.multiplier))
+            .unwrap_or(SimDuration::from_nanos(u64::MAX));
+        let capped =
+            if self.version.ejection_multiplier_decays() { scaled.min(self.config.max_ejection_time) } else { scaled };
         capped + monitor.jitter
     }
 
@@ -513,7 +538,9 @@ impl OutlierDetector {
             && failure_percentage_hosts.len() >= c.failure_percentage_minimum_hosts as usize
         {
             let threshold = f64::from(c.failure_percentage_threshold);
-            outliers.extend(failure_percentage_hosts.iter().filter(|(_, r)| 100.0 - r >= threshold).map(|&(h, _)| (h, fp_kind)));
+            outliers.extend(
+                failure_percentage_hosts.iter().filter(|(_, r)| 100.0 - r >= threshold).map(|&(h, _)| (h, fp_kind)),
+            );
         }
         for (host, kind) in outliers {
             if !self.is_ejected(host) {
@@ -627,7 +654,8 @@ mod tests {
     fn ejections_end_at_the_first_sweep_after_their_length_and_grow_when_repeated() {
         let mut rng = RandomStreams::new(1).stream("test");
         // Sweeps at 0.5 s, 1.5 s, 2.5 s...; ejected at 0.2 s for 60 s.
-        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 2, SimTime::from_nanos(500_000_000));
+        let mut detector =
+            OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 2, SimTime::from_nanos(500_000_000));
         let at = |ms: u64| SimTime::from_nanos(ms * 1_000_000);
         detector.record(0, HostResult::Http(503), at(200), &mut rng);
         let mut unejected_at = None;
