@@ -2,6 +2,8 @@
 //! Envoy source file it follows.
 
 pub mod edf;
+pub mod host_set;
+pub mod load_balancer;
 pub mod locality_wrr;
 pub mod outlier_detection;
 pub mod priority_load;

@@ -1,0 +1,468 @@
+//! Picking a host for a request: priority, then locality, then host — per worker thread.
+//!
+//! Follows `source/extensions/load_balancing_policies/common/load_balancer_impl.cc`
+//! (`ZoneAwareLoadBalancerBase::chooseHost`, `hostSourceToUse`, `EdfLoadBalancerBase::refresh`
+//! and `chooseHostOnce`), `round_robin/round_robin_lb.cc`, `least_request/least_request_lb.cc`
+//! and `random/random_lb.cc`, with spec §3–4:
+//! - every pick draws its priority afresh (`choosePriority`); a level in panic picks among all
+//!   its hosts, ejected ones included;
+//! - with locality-weighted balancing a locality is chosen by the worker's EDF schedule, rebuilt
+//!   on each host-set change of the level;
+//! - equal host weights (Istio's case) pick without EDF: ROUND_ROBIN keeps a per-source index that
+//!   starts at a per-worker random seed and survives rebuilds; LEAST_REQUEST samples two hosts
+//!   (with replacement) and keeps the one with fewer requests in flight, the first on a tie;
+//!   RANDOM is uniform. Unequal weights use an EDF schedule per source, whose weight for
+//!   LEAST_REQUEST is weight / (active + 1)^bias;
+//! - a retry's picks reject hosts already tried (`previous_hosts`) up to the host-selection
+//!   attempt limit, then keep the last pick.
+//!
+//! Each worker has its own schedules and indices, as each Envoy worker thread does; requests in
+//! flight per host are shared by all workers.
+
+use std::collections::HashMap;
+
+use rand::Rng;
+
+use super::edf::EdfScheduler;
+use super::host_set::{Host, HostSet};
+use super::locality_wrr::{LocalityScheduler, effective_locality_weight};
+use super::priority_load::{Availability, LevelCounts, PriorityLoad};
+use super::version::EnvoyVersion;
+
+/// How a host is picked among the candidates (`Cluster.lb_policy`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LbPolicy {
+    /// Weighted round robin.
+    RoundRobin,
+    /// Power of `choice_count` choices on requests in flight (Istio's default).
+    LeastRequest {
+        /// Hosts sampled per pick (Envoy's default 2).
+        choice_count: u32,
+        /// Exponent of (active + 1) dividing the weight when weights differ (default 1.0).
+        active_request_bias: f64,
+    },
+    /// Uniformly at random.
+    Random,
+}
+
+impl LbPolicy {
+    /// LEAST_REQUEST with Envoy's defaults.
+    pub const LEAST_REQUEST: LbPolicy = LbPolicy::LeastRequest { choice_count: 2, active_request_bias: 1.0 };
+}
+
+/// Load-balancer settings of one cluster on one proxy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbSettings {
+    /// Host picking policy.
+    pub policy: LbPolicy,
+    /// Whether `locality_weighted_lb_config` is set.
+    pub locality_weighted: bool,
+    /// `healthy_panic_threshold` in percent.
+    pub panic_threshold: u32,
+    /// Overprovisioning factor in percent (140 by default).
+    pub overprovisioning_factor: u32,
+    /// The Envoy release, for the behaviours that changed.
+    pub version: EnvoyVersion,
+}
+
+/// Which list of hosts a pick draws from (`HostsSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    All(u32),
+    Healthy(u32),
+    Degraded(u32),
+    LocalityHealthy(u32, u32),
+    LocalityDegraded(u32, u32),
+}
+
+/// A worker's state for one source: the round-robin index, and the EDF schedule when weights differ.
+#[derive(Clone, Debug)]
+struct SourceState {
+    next_index: u64,
+    edf: Option<EdfScheduler>,
+}
+
+/// One worker thread's picking state.
+#[derive(Clone, Debug)]
+struct Worker {
+    /// `seed_`: the start of every round-robin index and the pick count of weighted schedules.
+    seed: u64,
+    sources: HashMap<Source, SourceState>,
+    healthy_localities: Vec<LocalityScheduler>,
+    degraded_localities: Vec<LocalityScheduler>,
+}
+
+/// The host sets, priority load and per-worker pickers of one cluster on one proxy.
+#[derive(Clone, Debug)]
+pub struct LoadBalancer {
+    settings: LbSettings,
+    hosts: Vec<Host>,
+    locality_weights: Vec<Vec<(u32, u32)>>,
+    levels: Vec<HostSet>,
+    load: PriorityLoad,
+    workers: Vec<Worker>,
+}
+
+impl LoadBalancer {
+    /// A load balancer over `hosts` (grouped as `locality_weights` says, see
+    /// [`LoadAssignment::flatten`](super::host_set::LoadAssignment::flatten)) with `workers` worker
+    /// threads; `is_ejected` is the outlier state to start from.
+    pub fn new<R: Rng + ?Sized>(
+        settings: LbSettings,
+        hosts: Vec<Host>,
+        locality_weights: Vec<Vec<(u32, u32)>>,
+        workers: usize,
+        is_ejected: impl Fn(u32) -> bool,
+        rng: &mut R,
+    ) -> Self {
+        let level_count = locality_weights.len().max(1);
+        let mut lb = LoadBalancer {
+            settings,
+            hosts,
+            locality_weights,
+            levels: vec![HostSet::default(); level_count],
+            load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
+            workers: (0..workers.max(1))
+                .map(|_| Worker {
+                    seed: rng.next_u64(),
+                    sources: HashMap::new(),
+                    healthy_localities: vec![LocalityScheduler::default(); level_count],
+                    degraded_localities: vec![LocalityScheduler::default(); level_count],
+                })
+                .collect(),
+        };
+        for level in 0..level_count as u32 {
+            lb.refresh_level(level, &is_ejected, rng);
+        }
+        lb
+    }
+
+    /// The cluster's hosts.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// The priority levels as last refreshed.
+    pub fn levels(&self) -> &[HostSet] {
+        &self.levels
+    }
+
+    /// The traffic split across levels and their panic state.
+    pub fn priority_load(&self) -> &PriorityLoad {
+        &self.load
+    }
+
+    /// Number of worker threads.
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Applies a host-set change of level `level` on every worker (Envoy's priority update
+    /// callbacks): rebuilds the level, the priority load, the locality schedules and weighted
+    /// host schedules; round-robin indices carry over.
+    pub fn refresh_level<R: Rng + ?Sized>(&mut self, level: u32, is_ejected: impl Fn(u32) -> bool, rng: &mut R) {
+        let p = level as usize;
+        self.levels[p] = HostSet::build(level, &self.hosts, &self.locality_weights[p], is_ejected);
+        let counts: Vec<LevelCounts> = self.levels.iter().map(HostSet::counts).collect();
+        self.load =
+            PriorityLoad::compute(&counts, self.settings.overprovisioning_factor, self.settings.panic_threshold);
+        let set = &self.levels[p];
+        let of = self.settings.overprovisioning_factor;
+        let random_start = self.settings.version.edf_starts_at_random_pick();
+        let effective = |eligible: fn(&super::host_set::LocalityHosts) -> usize| -> Vec<f64> {
+            set.localities.iter().map(|l| effective_locality_weight(l.weight, eligible(l), l.hosts.len(), of)).collect()
+        };
+        let healthy_weights = effective(|l| l.healthy.len());
+        let degraded_weights = effective(|l| l.degraded.len());
+        let mut sources = vec![
+            (Source::All(level), &set.hosts),
+            (Source::Healthy(level), &set.healthy),
+            (Source::Degraded(level), &set.degraded),
+        ];
+        for (slot, locality) in set.localities.iter().enumerate() {
+            sources.push((Source::LocalityHealthy(level, slot as u32), &locality.healthy));
+            sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
+        }
+        for worker in &mut self.workers {
+            if self.settings.locality_weighted {
+                let mut start = || random_start.then(|| rng.next_u32());
+                worker.healthy_localities[p] = LocalityScheduler::new(healthy_weights.clone(), start());
+                worker.degraded_localities[p] = LocalityScheduler::new(degraded_weights.clone(), start());
+            }
+            for &(source, hosts) in &sources {
+                let edf = weighted_schedule(&self.hosts, hosts, worker.seed as u32);
+                let seed = worker.seed;
+                worker.sources.entry(source).or_insert(SourceState { next_index: seed, edf: None }).edf = edf;
+            }
+        }
+    }
+
+    /// Picks a host for one attempt on `worker`: up to `max_attempts` picks, skipping hosts in
+    /// `previous` (the retry's `previous_hosts` predicate), keeping the last pick if all were
+    /// tried before. `active[host]` is the number of requests in flight to each host. `None`
+    /// means no healthy upstream.
+    pub fn choose_host<R: Rng + ?Sized>(
+        &mut self,
+        worker: usize,
+        active: &[u32],
+        previous: &[u32],
+        max_attempts: u32,
+        rng: &mut R,
+    ) -> Option<u32> {
+        let mut host = None;
+        for _ in 0..max_attempts.max(1) {
+            host = self.choose_once(worker, active, rng);
+            match host {
+                Some(h) if previous.contains(&h) => continue,
+                _ => return host,
+            }
+        }
+        host
+    }
+
+    /// `chooseHostOnce`.
+    #[inline]
+    fn choose_once<R: Rng + ?Sized>(&mut self, worker: usize, active: &[u32], rng: &mut R) -> Option<u32> {
+        let (level, availability) = self.load.choose(rng.next_u64());
+        let p = level as u32;
+        let worker = &mut self.workers[worker];
+        let source = if self.load.panic[level] {
+            Source::All(p)
+        } else {
+            let locality = if !self.settings.locality_weighted {
+                None
+            } else if availability == Availability::Healthy {
+                worker.healthy_localities[level].choose()
+            } else {
+                worker.degraded_localities[level].choose()
+            };
+            match (locality, availability) {
+                (Some(l), Availability::Healthy) => Source::LocalityHealthy(p, l as u32),
+                (Some(l), Availability::Degraded) => Source::LocalityDegraded(p, l as u32),
+                (None, Availability::Healthy) => Source::Healthy(p),
+                (None, Availability::Degraded) => Source::Degraded(p),
+            }
+        };
+        let set = &self.levels[level];
+        let candidates = match source {
+            Source::All(_) => &set.hosts,
+            Source::Healthy(_) => &set.healthy,
+            Source::Degraded(_) => &set.degraded,
+            Source::LocalityHealthy(_, l) => &set.localities[l as usize].healthy,
+            Source::LocalityDegraded(_, l) => &set.localities[l as usize].degraded,
+        };
+        if candidates.is_empty() {
+            return None;
+        }
+        let state = worker.sources.get_mut(&source).expect("refresh creates a state for every source");
+        if let Some(edf) = &mut state.edf {
+            let hosts = &self.hosts;
+            let policy = self.settings.policy;
+            return edf.pick_and_add(|h| host_weight(policy, hosts[h as usize].weight, active[h as usize]));
+        }
+        let n = candidates.len() as u64;
+        Some(match self.settings.policy {
+            LbPolicy::RoundRobin => {
+                let index = state.next_index;
+                state.next_index = state.next_index.wrapping_add(1);
+                candidates[(index % n) as usize]
+            }
+            LbPolicy::Random => candidates[(rng.next_u64() % n) as usize],
+            LbPolicy::LeastRequest { choice_count, .. } => {
+                let mut chosen = candidates[(rng.next_u64() % n) as usize];
+                for _ in 1..choice_count {
+                    let sampled = candidates[(rng.next_u64() % n) as usize];
+                    if active[sampled as usize] < active[chosen as usize] {
+                        chosen = sampled;
+                    }
+                }
+                chosen
+            }
+        })
+    }
+}
+
+/// The EDF weight of a host: its weight, divided by (active + 1)^bias for LEAST_REQUEST.
+fn host_weight(policy: LbPolicy, weight: u32, active: u32) -> f64 {
+    match policy {
+        LbPolicy::LeastRequest { active_request_bias, .. } if active_request_bias != 0.0 => {
+            f64::from(weight) / (f64::from(active) + 1.0).powf(active_request_bias)
+        }
+        _ => f64::from(weight),
+    }
+}
+
+/// The weighted schedule of a source: only when its hosts' weights differ and there are two or
+/// more (Envoy skips EDF otherwise), started `seed` picks in.
+fn weighted_schedule(all: &[Host], hosts: &[u32], seed: u32) -> Option<EdfScheduler> {
+    let first = hosts.first().map(|&h| all[h as usize].weight)?;
+    if hosts.len() < 2 || hosts.iter().all(|&h| all[h as usize].weight == first) {
+        return None;
+    }
+    let entries: Vec<(u32, f64)> = hosts.iter().map(|&h| (h, f64::from(all[h as usize].weight))).collect();
+    Some(EdfScheduler::with_picks(&entries, seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envoy::host_set::{EdsHealth, EndpointId, LbEndpoint, LoadAssignment, LocalityEndpoints};
+    use crate::envoy::priority_load::DEFAULT_OVERPROVISIONING_FACTOR;
+    use proptest::prelude::*;
+    use sim::RandomStreams;
+
+    fn settings(policy: LbPolicy, locality_weighted: bool, panic_threshold: u32) -> LbSettings {
+        LbSettings {
+            policy,
+            locality_weighted,
+            panic_threshold,
+            overprovisioning_factor: DEFAULT_OVERPROVISIONING_FACTOR,
+            version: EnvoyVersion::DEFAULT,
+        }
+    }
+
+    /// Localities as (priority, weight, host count); endpoints numbered in order.
+    fn assignment(groups: &[(u32, u32, u32)]) -> LoadAssignment {
+        let mut next = 0;
+        let localities = groups
+            .iter()
+            .enumerate()
+            .map(|(i, &(priority, weight, count))| LocalityEndpoints {
+                locality: i as u32,
+                priority,
+                weight,
+                endpoints: (0..count)
+                    .map(|_| {
+                        next += 1;
+                        LbEndpoint { endpoint: EndpointId(next - 1), weight: 1, health: EdsHealth::Healthy }
+                    })
+                    .collect(),
+            })
+            .collect();
+        LoadAssignment { localities }
+    }
+
+    fn balancer(s: LbSettings, groups: &[(u32, u32, u32)], ejected: &[u32], seed: u64) -> LoadBalancer {
+        let (hosts, weights) = assignment(groups).flatten();
+        let mut rng = RandomStreams::new(seed).stream("lb");
+        LoadBalancer::new(s, hosts, weights, 2, |h| ejected.contains(&h), &mut rng)
+    }
+
+    fn counts(lb: &mut LoadBalancer, picks: usize, seed: u64) -> Vec<usize> {
+        let mut rng = RandomStreams::new(seed).stream("picks");
+        let active = vec![0; lb.hosts().len()];
+        let mut seen = vec![0; lb.hosts().len() + 1];
+        for i in 0..picks {
+            match lb.choose_host(i % 2, &active, &[], 1, &mut rng) {
+                Some(h) => seen[h as usize] += 1,
+                None => *seen.last_mut().unwrap() += 1,
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn round_robin_cycles_each_worker_through_the_healthy_hosts() {
+        let mut lb = balancer(settings(LbPolicy::RoundRobin, false, 0), &[(0, 1, 4)], &[2], 1);
+        let mut rng = RandomStreams::new(1).stream("picks");
+        let picks: Vec<u32> = (0..6).map(|_| lb.choose_host(0, &[0; 4], &[], 1, &mut rng).unwrap()).collect();
+        // Healthy hosts are 0, 1, 3; the cycle starts at the worker's random seed.
+        assert_eq!(picks[..3].iter().copied().collect::<std::collections::BTreeSet<_>>().len(), 3);
+        assert_eq!(picks[..3], picks[3..]);
+        assert!(!picks.contains(&2));
+    }
+
+    #[test]
+    fn least_request_prefers_the_host_with_fewer_requests_in_flight() {
+        let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, 0), &[(0, 1, 2)], &[], 1);
+        let mut rng = RandomStreams::new(3).stream("picks");
+        let active = [5, 0];
+        let busy = (0..10_000).filter(|_| lb.choose_host(0, &active, &[], 1, &mut rng) == Some(0)).count();
+        // The busy host wins only when both samples land on it: 1/4 of the time.
+        assert!((2300..2700).contains(&busy), "busy host picked {busy} times");
+    }
+
+    #[test]
+    fn failover_spills_seven_percent_when_one_of_three_is_ejected() {
+        // Priority levels as Istio builds them for a hangzhou client: P0 hangzhou (3 pods), P1 shanghai.
+        let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, 0), &[(0, 3, 3), (1, 3, 3)], &[0], 5);
+        let seen = counts(&mut lb, 100_000, 2);
+        let p1: usize = seen[3..6].iter().sum();
+        assert!((6_500..7_500).contains(&p1), "P1 got {p1} of 100,000");
+        assert_eq!(seen[0], 0, "the ejected host is never picked outside panic");
+    }
+
+    #[test]
+    fn everything_ejected_without_panic_means_no_healthy_upstream() {
+        let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, 0), &[(0, 1, 2), (1, 1, 1)], &[0, 1, 2], 5);
+        assert_eq!(counts(&mut lb, 100, 1)[3], 100);
+    }
+
+    #[test]
+    fn panic_sends_traffic_to_ejected_hosts() {
+        // minHealthPercent 50 → panic threshold 50; both hosts of the only level ejected.
+        let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, 50), &[(0, 1, 2)], &[0, 1], 5);
+        let seen = counts(&mut lb, 1000, 1);
+        assert_eq!(seen[2], 0);
+        assert!(seen[0] > 400 && seen[1] > 400);
+    }
+
+    #[test]
+    fn locality_weighted_picks_follow_the_schedule_within_a_level() {
+        // Sandbox: P0 (1 of 5 healthy) takes 28 %; P1's two equal localities split the 72 %.
+        let s = settings(LbPolicy::RoundRobin, true, 0);
+        let mut lb = balancer(s, &[(0, 1, 5), (1, 1, 1), (1, 1, 1)], &[1, 2, 3, 4], 9);
+        let seen = counts(&mut lb, 100_000, 3);
+        let share = |n: usize| n as f64 / 1000.0;
+        assert!((share(seen[0]) - 28.0).abs() < 0.6, "P0 {}", share(seen[0]));
+        assert!((share(seen[5]) - 36.0).abs() < 0.6, "remote-1 {}", share(seen[5]));
+        assert!((share(seen[6]) - 36.0).abs() < 0.6, "remote-2 {}", share(seen[6]));
+    }
+
+    #[test]
+    fn retries_avoid_previous_hosts_until_the_attempts_run_out() {
+        let mut lb = balancer(settings(LbPolicy::Random, false, 0), &[(0, 1, 3)], &[], 1);
+        let mut rng = RandomStreams::new(4).stream("picks");
+        // With 6 picks the chance of never drawing host 2 is (2/3)^6 ≈ 9 %.
+        let avoided = (0..1000).filter(|_| lb.choose_host(0, &[0; 3], &[0, 1], 6, &mut rng) == Some(2)).count();
+        assert!((880..950).contains(&avoided), "host 2 picked {avoided} of 1000 (expected ≈ 912)");
+        // A single healthy host that was already tried is picked again after the attempts.
+        let mut single = balancer(settings(LbPolicy::Random, false, 0), &[(0, 1, 1)], &[], 1);
+        assert_eq!(single.choose_host(0, &[0], &[0], 6, &mut rng), Some(0));
+    }
+
+    #[test]
+    fn unequal_weights_use_a_weighted_schedule() {
+        let (mut hosts, weights) = assignment(&[(0, 1, 2)]).flatten();
+        hosts[1].weight = 3;
+        let mut rng = RandomStreams::new(1).stream("lb");
+        let mut lb =
+            LoadBalancer::new(settings(LbPolicy::RoundRobin, false, 0), hosts, weights, 1, |_| false, &mut rng);
+        let heavy = (0..400).filter(|_| lb.choose_host(0, &[0, 0], &[], 1, &mut rng) == Some(1)).count();
+        assert_eq!(heavy, 300);
+    }
+
+    proptest! {
+        /// No host is chosen outside its drawn level's healthy hosts unless that level panics.
+        #[test]
+        fn picks_stay_healthy_unless_in_panic(
+            sizes in prop::collection::vec(1u32..5, 1..4),
+            ejected_mask in 0u32..4096,
+            threshold in prop::sample::select(vec![0u32, 50]),
+            seed in 0u64..1000,
+        ) {
+            let groups: Vec<(u32, u32, u32)> = sizes.iter().enumerate().map(|(p, &n)| (p as u32, 1, n)).collect();
+            let total: u32 = sizes.iter().sum();
+            let ejected: Vec<u32> = (0..total).filter(|h| ejected_mask & (1 << h) != 0).collect();
+            let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, threshold), &groups, &ejected, seed);
+            let mut rng = RandomStreams::new(seed).stream("picks");
+            let active = vec![0; total as usize];
+            for _ in 0..50 {
+                if let Some(h) = lb.choose_host(0, &active, &[], 1, &mut rng) {
+                    let level = lb.hosts()[h as usize].priority as usize;
+                    prop_assert!(!ejected.contains(&h) || lb.priority_load().panic[level]);
+                }
+            }
+        }
+    }
+}
