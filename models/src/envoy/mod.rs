@@ -1,12 +1,16 @@
 //! One Envoy proxy's data-plane algorithms, split as Envoy splits them. Each module names the
 //! Envoy source file it follows.
 
+pub mod circuit_breaker;
+pub mod connection_pool;
 pub mod edf;
 pub mod host_set;
 pub mod load_balancer;
 pub mod locality_wrr;
 pub mod outlier_detection;
 pub mod priority_load;
+pub mod retry;
+pub mod update_merge;
 pub mod version;
 
 pub use outlier_detection::{DetectorConfig, HostResult, OutlierDetector};
