@@ -115,26 +115,46 @@ impl LoadBalancer {
         is_ejected: impl Fn(u32) -> bool,
         rng: &mut R,
     ) -> Self {
-        let level_count = locality_weights.len().max(1);
         let mut lb = LoadBalancer {
             settings,
-            hosts,
-            locality_weights,
-            levels: vec![HostSet::default(); level_count],
+            hosts: Vec::new(),
+            locality_weights: Vec::new(),
+            levels: Vec::new(),
             load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
             workers: (0..workers.max(1))
                 .map(|_| Worker {
                     seed: rng.next_u64(),
                     sources: HashMap::new(),
-                    healthy_localities: vec![LocalityScheduler::default(); level_count],
-                    degraded_localities: vec![LocalityScheduler::default(); level_count],
+                    healthy_localities: Vec::new(),
+                    degraded_localities: Vec::new(),
                 })
                 .collect(),
         };
-        for level in 0..level_count as u32 {
-            lb.refresh_level(level, &is_ejected, rng);
-        }
+        lb.set_hosts(hosts, locality_weights, is_ejected, rng);
         lb
+    }
+
+    /// Replaces the hosts after an EDS update and refreshes every level; round-robin indices
+    /// and worker seeds carry over, as Envoy keeps its load balancer across membership changes.
+    pub fn set_hosts<R: Rng + ?Sized>(
+        &mut self,
+        hosts: Vec<Host>,
+        locality_weights: Vec<Vec<(u32, u32)>>,
+        is_ejected: impl Fn(u32) -> bool,
+        rng: &mut R,
+    ) {
+        let level_count = locality_weights.len().max(1);
+        self.hosts = hosts;
+        self.locality_weights = locality_weights;
+        self.levels.resize(level_count, HostSet::default());
+        self.locality_weights.resize(level_count, Vec::new());
+        for worker in &mut self.workers {
+            worker.healthy_localities.resize(level_count, LocalityScheduler::default());
+            worker.degraded_localities.resize(level_count, LocalityScheduler::default());
+        }
+        for level in 0..level_count as u32 {
+            self.refresh_level(level, &is_ejected, rng);
+        }
     }
 
     /// The cluster's hosts.

@@ -2,6 +2,7 @@
 //! Envoy source file it follows.
 
 pub mod circuit_breaker;
+pub mod cluster;
 pub mod connection_pool;
 pub mod edf;
 pub mod host_set;

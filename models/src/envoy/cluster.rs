@@ -1,0 +1,441 @@
+//! One upstream cluster as one client proxy holds it: hosts, outlier detector, load balancers,
+//! update merging, circuit breakers and connection pools, kept consistent with each other.
+//!
+//! This is the piece the mesh model talks to on every request: pick a host, charge the
+//! attempt's result, start and finish requests. It owns its timing (outlier sweeps, merged
+//! updates) and tells the caller when it next needs to be woken ([`UpstreamCluster::next_timer`]).
+//! The split follows Envoy's: `ClusterImplBase` (priority set, outlier detector),
+//! `ClusterManagerImpl` (update merging, thread-local load balancers), `ResourceManagerImpl`
+//! (circuit breakers) and the per-host connection pools.
+
+use std::collections::HashMap;
+
+use rand::Rng;
+use sim::{SimDuration, SimTime};
+
+use super::circuit_breaker::{CircuitBreaker, Thresholds};
+use super::connection_pool::HostPool;
+use super::host_set::{EndpointId, Host, LoadAssignment};
+use super::load_balancer::{LbSettings, LoadBalancer};
+use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
+use super::priority_load::PriorityLoad;
+use super::update_merge::{Delivery, UpdateMerger};
+
+/// Where in its interval the outlier detector's sweep falls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepPhase {
+    /// Uniformly random: the cluster was created at an arbitrary time before the failure.
+    Random,
+    /// The first sweep comes this long after the cluster is created (at most one interval).
+    After(SimDuration),
+}
+
+/// Everything that configures one cluster on one proxy (what CDS and the bootstrap say).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSettings {
+    /// Load-balancer settings.
+    pub lb: LbSettings,
+    /// Outlier detection, if configured.
+    pub outlier_detection: Option<DetectorConfig>,
+    /// Phase of the outlier sweeps.
+    pub sweep_phase: SweepPhase,
+    /// `common_lb_config.update_merge_window` (1 s by default).
+    pub update_merge_window: SimDuration,
+    /// Circuit-breaker limits.
+    pub circuit_breakers: Thresholds,
+    /// `max_requests_per_connection`, if set.
+    pub max_requests_per_connection: Option<u32>,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: SimDuration,
+    /// Worker threads (Envoy `--concurrency`; Istio sidecars usually 2).
+    pub workers: usize,
+}
+
+/// A host chosen for an attempt, valid across endpoint-set changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pick {
+    /// Index of the host in the cluster when it was picked.
+    pub host: u32,
+    /// The endpoint, which identifies the host after the endpoint set changes.
+    pub endpoint: EndpointId,
+    generation: u32,
+}
+
+/// One upstream cluster on one client proxy.
+#[derive(Clone, Debug)]
+pub struct UpstreamCluster {
+    settings: ClusterSettings,
+    lb: LoadBalancer,
+    detector: Option<OutlierDetector>,
+    /// The outlier state as the load balancers were last told it.
+    delivered_ejected: Vec<bool>,
+    mergers: Vec<UpdateMerger>,
+    /// Requests in flight per host (`rq_active`), shared by the workers.
+    active: Vec<u32>,
+    breaker: CircuitBreaker,
+    pools: Vec<HostPool>,
+    /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
+    generation: u32,
+    index_of: HashMap<EndpointId, u32>,
+}
+
+impl UpstreamCluster {
+    /// The cluster as CDS and EDS first deliver it at `now`.
+    pub fn new<R: Rng + ?Sized>(
+        settings: ClusterSettings,
+        assignment: &LoadAssignment,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Self {
+        let (hosts, locality_weights) = assignment.flatten();
+        let detector = settings.outlier_detection.clone().map(|config| {
+            let interval = config.interval;
+            let first_sweep = match settings.sweep_phase {
+                SweepPhase::After(delay) => now + delay.min(interval),
+                SweepPhase::Random => now + SimDuration::from_nanos(1 + rng.next_u64() % interval.as_nanos().max(1)),
+            };
+            OutlierDetector::new(config, settings.lb.version, hosts.len(), first_sweep)
+        });
+        let levels = locality_weights.len().max(1);
+        let host_count = hosts.len();
+        let lb = LoadBalancer::new(settings.lb.clone(), hosts, locality_weights, settings.workers, |_| false, rng);
+        let mut cluster = UpstreamCluster {
+            mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
+            settings,
+            lb,
+            detector,
+            delivered_ejected: vec![false; host_count],
+            active: vec![0; host_count],
+            breaker: CircuitBreaker::default(),
+            pools: vec![HostPool::default(); host_count],
+            generation: 0,
+            index_of: HashMap::new(),
+        };
+        cluster.index_endpoints();
+        cluster
+    }
+
+    fn index_endpoints(&mut self) {
+        self.index_of = self.lb.hosts().iter().enumerate().map(|(i, h)| (h.endpoint, i as u32)).collect();
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &ClusterSettings {
+        &self.settings
+    }
+
+    /// The cluster's hosts.
+    pub fn hosts(&self) -> &[Host] {
+        self.lb.hosts()
+    }
+
+    /// The traffic split across priority levels as the load balancers see it.
+    pub fn priority_load(&self) -> &PriorityLoad {
+        self.lb.priority_load()
+    }
+
+    /// The outlier detector, if configured.
+    pub fn detector(&self) -> Option<&OutlierDetector> {
+        self.detector.as_ref()
+    }
+
+    /// Whether the host is ejected (by the detector's own state, which may be ahead of what the
+    /// load balancers know while an update is being merged).
+    pub fn is_ejected(&self, host: u32) -> bool {
+        self.detector.as_ref().is_some_and(|d| d.is_ejected(host as usize))
+    }
+
+    /// Circuit-breaker counts and limits.
+    pub fn breaker(&mut self) -> (&mut CircuitBreaker, &Thresholds) {
+        (&mut self.breaker, &self.settings.circuit_breakers)
+    }
+
+    /// The pooled connections to a picked host, if it is still in the cluster.
+    pub fn pool(&mut self, pick: Pick) -> Option<&mut HostPool> {
+        let host = self.resolve(pick)?;
+        Some(&mut self.pools[host as usize])
+    }
+
+    /// Picks a host for an attempt on `worker`, avoiding `previous` endpoints for up to `picks`
+    /// picks. `None`: no healthy upstream (503 UH).
+    pub fn choose_host<R: Rng + ?Sized>(
+        &mut self,
+        worker: usize,
+        previous: &[EndpointId],
+        picks: u32,
+        rng: &mut R,
+    ) -> Option<Pick> {
+        let mut previous_hosts = [0u32; 8];
+        let mut known = 0;
+        for endpoint in previous {
+            if let (Some(&host), true) = (self.index_of.get(endpoint), known < previous_hosts.len()) {
+                previous_hosts[known] = host;
+                known += 1;
+            }
+        }
+        let worker = worker % self.lb.worker_count();
+        let host = self.lb.choose_host(worker, &self.active, &previous_hosts[..known], picks, rng)?;
+        Some(Pick { host, endpoint: self.lb.hosts()[host as usize].endpoint, generation: self.generation })
+    }
+
+    /// The host's current index, or `None` if it has left the cluster.
+    fn resolve(&self, pick: Pick) -> Option<u32> {
+        if pick.generation == self.generation { Some(pick.host) } else { self.index_of.get(&pick.endpoint).copied() }
+    }
+
+    /// A request to the picked host started (counts for LEAST_REQUEST).
+    pub fn request_started(&mut self, pick: Pick) {
+        if let Some(host) = self.resolve(pick) {
+            self.active[host as usize] += 1;
+        }
+    }
+
+    /// A request to the picked host finished, whatever its outcome.
+    pub fn request_finished(&mut self, pick: Pick) {
+        if let Some(host) = self.resolve(pick) {
+            let active = &mut self.active[host as usize];
+            *active = active.saturating_sub(1);
+        }
+    }
+
+    /// Charges an attempt's result to the picked host's outlier monitor. An ejection reaches the
+    /// load balancers now or when the merge window closes (see [`next_timer`](Self::next_timer)).
+    pub fn record<R: Rng + ?Sized>(
+        &mut self,
+        pick: Pick,
+        result: HostResult,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Option<Detection> {
+        let host = self.resolve(pick)?;
+        let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
+        if detection.outcome == EjectionOutcome::Ejected {
+            self.health_changed(host, now, rng);
+        }
+        Some(detection)
+    }
+
+    fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, now: SimTime, rng: &mut R) {
+        let level = self.lb.hosts()[host as usize].priority;
+        if self.mergers[level as usize].on_update(now, false) == Delivery::Now {
+            self.deliver(level, rng);
+        }
+    }
+
+    /// Tells the load balancers of `level` the detector's current state of its hosts.
+    fn deliver<R: Rng + ?Sized>(&mut self, level: u32, rng: &mut R) {
+        if let Some(detector) = &self.detector {
+            for (host, delivered) in self.delivered_ejected.iter_mut().enumerate() {
+                if self.lb.hosts()[host].priority == level {
+                    *delivered = detector.is_ejected(host);
+                }
+            }
+        }
+        let delivered = &self.delivered_ejected;
+        self.lb.refresh_level(level, |h| delivered[h as usize], rng);
+    }
+
+    /// When the cluster next needs [`on_timer`](Self::on_timer): the next outlier sweep or the
+    /// end of a merge window, whichever is first.
+    pub fn next_timer(&self) -> Option<SimTime> {
+        let sweep = self.detector.as_ref().map(OutlierDetector::next_sweep);
+        self.mergers.iter().filter_map(UpdateMerger::pending_until).chain(sweep).min()
+    }
+
+    /// Runs what is due at `now`: the outlier sweep (returning its report) and merged updates.
+    pub fn on_timer<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> Option<SweepReport> {
+        let report = match &mut self.detector {
+            Some(detector) if detector.next_sweep() <= now => Some(detector.sweep(now, rng)),
+            _ => None,
+        };
+        if let Some(report) = &report {
+            let ejected = report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected).map(|d| d.host);
+            let changed: Vec<usize> = report.unejected.iter().copied().chain(ejected).collect();
+            for host in changed {
+                self.health_changed(host as u32, now, rng);
+            }
+        }
+        for level in 0..self.mergers.len() {
+            if self.mergers[level].pending_until().is_some_and(|t| t <= now) {
+                self.mergers[level].deliver_pending(now);
+                self.deliver(level as u32, rng);
+            }
+        }
+        report
+    }
+
+    /// Applies an EDS update at `now`: hosts that stay keep their outlier state, requests in
+    /// flight and connections; hosts that left lose them; the load balancers learn at once (a
+    /// membership change is never merged).
+    pub fn update_assignment<R: Rng + ?Sized>(&mut self, assignment: &LoadAssignment, now: SimTime, rng: &mut R) {
+        let (hosts, locality_weights) = assignment.flatten();
+        let old_index: Vec<Option<usize>> =
+            hosts.iter().map(|h| self.index_of.get(&h.endpoint).map(|&i| i as usize)).collect();
+        if let Some(detector) = &mut self.detector {
+            detector.remap_hosts(&old_index);
+        }
+        self.active = old_index.iter().map(|i| i.map_or(0, |i| self.active[i])).collect();
+        let mut old_pools = std::mem::take(&mut self.pools);
+        self.pools =
+            old_index.iter().map(|i| i.map(|i| std::mem::take(&mut old_pools[i])).unwrap_or_default()).collect();
+        let detector = &self.detector;
+        self.delivered_ejected = (0..hosts.len()).map(|h| detector.as_ref().is_some_and(|d| d.is_ejected(h))).collect();
+        let levels = locality_weights.len().max(1);
+        self.mergers.resize(levels, UpdateMerger::new(self.settings.update_merge_window));
+        for merger in &mut self.mergers {
+            merger.on_update(now, true);
+        }
+        let delivered = &self.delivered_ejected;
+        self.lb.set_hosts(hosts, locality_weights, |h| delivered[h as usize], rng);
+        self.generation += 1;
+        self.index_endpoints();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envoy::host_set::{EdsHealth, LbEndpoint, LocalityEndpoints};
+    use crate::envoy::load_balancer::LbPolicy;
+    use crate::envoy::priority_load::DEFAULT_OVERPROVISIONING_FACTOR;
+    use crate::envoy::version::EnvoyVersion;
+    use sim::RandomStreams;
+
+    fn ms(n: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_millis(n)
+    }
+
+    /// Priority groups of endpoint ids.
+    fn assignment(levels: &[&[u32]]) -> LoadAssignment {
+        LoadAssignment {
+            localities: levels
+                .iter()
+                .enumerate()
+                .map(|(p, ids)| LocalityEndpoints {
+                    locality: p as u32,
+                    priority: p as u32,
+                    weight: ids.len() as u32,
+                    endpoints: ids
+                        .iter()
+                        .map(|&id| LbEndpoint { endpoint: EndpointId(id), weight: 1, health: EdsHealth::Healthy })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The seed document's reviews DestinationRule (consecutive 5xx 1, interval 1 s, base 60 s,
+    /// max_ejection_percent 100), sweeps at 0.5 s past each second.
+    fn settings(merge_window_ms: u64) -> ClusterSettings {
+        ClusterSettings {
+            lb: LbSettings {
+                policy: LbPolicy::LEAST_REQUEST,
+                locality_weighted: false,
+                panic_threshold: 0,
+                overprovisioning_factor: DEFAULT_OVERPROVISIONING_FACTOR,
+                version: EnvoyVersion::DEFAULT,
+            },
+            outlier_detection: Some(DetectorConfig {
+                interval: SimDuration::from_secs(1),
+                base_ejection_time: SimDuration::from_secs(60),
+                consecutive_5xx: 1,
+                max_ejection_percent: 100,
+                enforcing_success_rate: 0,
+                ..DetectorConfig::default()
+            }),
+            sweep_phase: SweepPhase::After(SimDuration::from_millis(500)),
+            update_merge_window: SimDuration::from_millis(merge_window_ms),
+            circuit_breakers: Thresholds::UNLIMITED,
+            max_requests_per_connection: Some(1),
+            connect_timeout: SimDuration::from_secs(10),
+            workers: 2,
+        }
+    }
+
+    fn share_of_level(cluster: &mut UpstreamCluster, level: u32, rng: &mut sim::StreamRng) -> usize {
+        (0..1000)
+            .filter(|i| {
+                let pick = cluster.choose_host(i % 2, &[], 1, rng).unwrap();
+                cluster.hosts()[pick.host as usize].priority == level
+            })
+            .count()
+    }
+
+    #[test]
+    fn an_ejection_moves_traffic_to_the_next_priority_at_once() {
+        let mut rng = RandomStreams::new(1).stream("cluster");
+        let mut cluster = UpstreamCluster::new(settings(1000), &assignment(&[&[1], &[2]]), ms(0), &mut rng);
+        assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000);
+        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        let detection = cluster.record(pick, HostResult::Http(503), ms(100), &mut rng).unwrap();
+        assert_eq!(detection.outcome, EjectionOutcome::Ejected);
+        // The first update in a long while is delivered at once.
+        assert_eq!(share_of_level(&mut cluster, 1, &mut rng), 1000);
+        assert_eq!(cluster.next_timer(), Some(ms(500)));
+    }
+
+    #[test]
+    fn a_quick_re_ejection_waits_for_the_merge_window() {
+        let mut rng = RandomStreams::new(2).stream("cluster");
+        let mut settings = settings(1000);
+        settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
+        let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1], &[2]]), ms(0), &mut rng);
+        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        cluster.record(pick, HostResult::Http(503), ms(100), &mut rng);
+        // Sweeps at 0.5, 1.5, 2.5 s: the uneject at 2.5 s is delivered at once (last update 2.4 s ago).
+        while let Some(t) = cluster.next_timer().filter(|&t| t <= ms(2_500)) {
+            cluster.on_timer(t, &mut rng);
+        }
+        assert!(!cluster.is_ejected(0));
+        assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000);
+        // It fails again 200 ms later and is re-ejected, but the load balancers hear of it only
+        // when the window opened at 2.5 s closes, at 3.7 s (timer armed at 2.7 s for 1 s).
+        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        cluster.record(pick, HostResult::Http(503), ms(2_700), &mut rng);
+        assert!(cluster.is_ejected(0));
+        assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000, "traffic still reaches the broken host");
+        assert_eq!(cluster.next_timer(), Some(ms(3_500)));
+        cluster.on_timer(ms(3_500), &mut rng);
+        assert_eq!(cluster.next_timer(), Some(ms(3_700)));
+        cluster.on_timer(ms(3_700), &mut rng);
+        assert_eq!(share_of_level(&mut cluster, 1, &mut rng), 1000);
+    }
+
+    #[test]
+    fn endpoints_that_stay_keep_their_state_and_old_picks_still_resolve() {
+        let mut rng = RandomStreams::new(3).stream("cluster");
+        let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2], &[3]]), ms(0), &mut rng);
+        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        cluster.request_started(pick);
+        let ejected_pick = Pick { host: 1, endpoint: EndpointId(2), generation: 0 };
+        cluster.record(ejected_pick, HostResult::Http(503), ms(10), &mut rng);
+        // Endpoint 1 leaves (scaled down); 2 stays, ejected; 4 joins.
+        cluster.update_assignment(&assignment(&[&[2, 4], &[3]]), ms(20), &mut rng);
+        assert!(cluster.is_ejected(0), "endpoint 2 kept its ejection at its new index");
+        assert!(!cluster.is_ejected(1));
+        cluster.request_finished(pick);
+        // P0 is now endpoints 2 (ejected) and 4: 70 % to 4, 30 % spills to 3, none to 2.
+        let to_4 = (0..1000)
+            .filter(|_| {
+                let p = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+                assert_ne!(p.endpoint, EndpointId(2));
+                p.endpoint == EndpointId(4)
+            })
+            .count();
+        assert!((660..740).contains(&to_4), "{to_4}");
+        // An attempt to a host that left is not charged anywhere.
+        let gone = Pick { host: 0, endpoint: EndpointId(1), generation: 0 };
+        assert_eq!(cluster.record(gone, HostResult::Http(503), ms(30), &mut rng), None);
+    }
+
+    #[test]
+    fn retries_skip_previous_endpoints() {
+        let mut rng = RandomStreams::new(4).stream("cluster");
+        let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2]]), ms(0), &mut rng);
+        // Six picks all landing on the tried host has probability 1/64: then it is kept.
+        let avoided = (0..1000)
+            .filter(|_| cluster.choose_host(0, &[EndpointId(1)], 6, &mut rng).unwrap().endpoint == EndpointId(2))
+            .count();
+        assert!((970..998).contains(&avoided), "{avoided}");
+    }
+}
