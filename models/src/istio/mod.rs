@@ -1,1 +1,8 @@
-//! Istio.
+//! How Istio turns DestinationRules, VirtualService retries and locality settings into each
+//! proxy's Envoy configuration. Each module names the istiod source file it follows.
+
+pub mod api;
+pub mod locality;
+pub mod version;
+
+pub use version::IstioVersion;
