@@ -125,12 +125,15 @@ pub struct ProxyAssignment {
     pub localities: Vec<Locality>,
 }
 
-/// A locality group being arranged, with the endpoints' labels kept for `failoverPriority`.
+/// An endpoint with its pod labels, kept while arranging for `failoverPriority`.
+type LabelledEndpoint = (LbEndpoint, BTreeMap<String, String>);
+
+/// A locality group being arranged.
 struct Group {
     locality: usize,
     priority: u32,
     weight: u32,
-    endpoints: Vec<(LbEndpoint, BTreeMap<String, String>)>,
+    endpoints: Vec<LabelledEndpoint>,
 }
 
 /// Builds the assignment `client` receives for `endpoints` under the locality `setting` in force
@@ -255,7 +258,7 @@ fn apply_failover_priority(client: &Client, groups: Vec<Group>, labels: &[String
     };
     let mut split = Vec::new();
     for group in groups {
-        let mut by_priority: BTreeMap<u32, Vec<(LbEndpoint, BTreeMap<String, String>)>> = BTreeMap::new();
+        let mut by_priority: BTreeMap<u32, Vec<LabelledEndpoint>> = BTreeMap::new();
         for (endpoint, labels) in group.endpoints {
             by_priority.entry(priority_of(&labels)).or_default().push((endpoint, labels));
         }

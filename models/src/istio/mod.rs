@@ -2,7 +2,10 @@
 //! proxy's Envoy configuration. Each module names the istiod source file it follows.
 
 pub mod api;
+pub mod connection_pool;
 pub mod locality;
+pub mod outlier;
+pub mod retry;
 pub mod version;
 
 pub use version::IstioVersion;
