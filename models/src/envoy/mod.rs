@@ -11,6 +11,7 @@ pub mod locality_wrr;
 pub mod outlier_detection;
 pub mod priority_load;
 pub mod retry;
+pub mod route;
 pub mod update_merge;
 pub mod version;
 

@@ -2,6 +2,7 @@
 //! proxy's Envoy configuration. Each module names the istiod source file it follows.
 
 pub mod api;
+pub mod cluster;
 pub mod connection_pool;
 pub mod locality;
 pub mod outlier;
