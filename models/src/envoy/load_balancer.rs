@@ -431,12 +431,16 @@ mod tests {
     fn locality_weighted_picks_follow_the_schedule_within_a_level() {
         // Sandbox: P0 (1 of 5 healthy) takes 28 %; P1's two equal localities split the 72 %.
         let s = settings(LbPolicy::RoundRobin, true, 0);
-        let mut lb = balancer(s, &[(0, 1, 5), (1, 1, 1), (1, 1, 1)], &[1, 2, 3, 4], 9);
+        let mut lb = balancer(s.clone(), &[(0, 1, 5), (1, 1, 1), (1, 1, 1)], &[1, 2, 3, 4], 9);
         let seen = counts(&mut lb, 100_000, 3);
         let share = |n: usize| n as f64 / 1000.0;
         assert!((share(seen[0]) - 28.0).abs() < 0.6, "P0 {}", share(seen[0]));
         assert!((share(seen[5]) - 36.0).abs() < 0.6, "remote-1 {}", share(seen[5]));
         assert!((share(seen[6]) - 36.0).abs() < 0.6, "remote-2 {}", share(seen[6]));
+        // With every local host down, the two remote localities split everything 50/50.
+        let mut lb = balancer(s.clone(), &[(0, 1, 5), (1, 1, 1), (1, 1, 1)], &[0, 1, 2, 3, 4], 9);
+        let seen = counts(&mut lb, 10_000, 3);
+        assert_eq!((seen[5], seen[6]), (5_000, 5_000), "an EDF schedule, not a coin: exactly half each");
     }
 
     #[test]
@@ -480,7 +484,9 @@ mod tests {
             for _ in 0..50 {
                 if let Some(h) = lb.choose_host(0, &active, &[], 1, &mut rng) {
                     let level = lb.hosts()[h as usize].priority as usize;
-                    prop_assert!(!ejected.contains(&h) || lb.priority_load().panic[level]);
+                    let load = lb.priority_load();
+                    prop_assert!(!ejected.contains(&h) || load.panic[level]);
+                    prop_assert!(load.healthy[level] + load.degraded[level] > 0, "host from a level with no load");
                 }
             }
         }
