@@ -156,8 +156,9 @@ impl UpstreamCluster {
         Some(&mut self.pools[host as usize])
     }
 
-    /// Picks a host for an attempt on `worker`, avoiding `previous` endpoints for up to `picks`
-    /// picks. `None`: no healthy upstream (503 UH).
+    /// Picks a host for an attempt on `worker`, avoiding `previous` endpoints (the first eight:
+    /// enough for any retry budget Istio configures by default) for up to `picks` picks.
+    /// `None`: no healthy upstream (503 UH).
     pub fn choose_host<R: Rng + ?Sized>(
         &mut self,
         worker: usize,
