@@ -5,6 +5,8 @@
 //!   circuit breakers, update merging).
 //! - [`istio`]: how Istio turns DestinationRules and locality settings into each proxy's Envoy
 //!   configuration.
+//! - [`mesh`]: the world they run in: network, control plane, application, workload, faults.
 
 pub mod envoy;
 pub mod istio;
+pub mod mesh;

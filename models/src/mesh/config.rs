@@ -1,0 +1,292 @@
+//! What a simulated mesh is made of: regions, network, clusters and their workloads, the control
+//! plane, the application, the Istio configuration, the workload, the faults and what to measure.
+//!
+//! Plain data, built by the `experiments` crate from a scenario file (or by tests directly).
+//! Names refer to each other (a deployment's zone, a fault's target); building the world checks
+//! every reference and names the first one that leads nowhere.
+
+use sim::SimDuration;
+
+use super::app::App;
+use crate::istio::api::{DestinationRule, HttpRetry};
+use crate::istio::cluster::MeshSettings;
+
+/// A whole simulated mesh and the experiment run on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeshConfig {
+    /// Seed of every random stream of the run.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: SimDuration,
+    /// Regions and their zones.
+    pub regions: Vec<Region>,
+    /// Latencies and backbone links.
+    pub network: NetworkConfig,
+    /// Kubernetes clusters and what runs in them.
+    pub clusters: Vec<KubeCluster>,
+    /// istiod's location and timing.
+    pub control_plane: ControlPlaneConfig,
+    /// The application's services.
+    pub app: App,
+    /// Istio configuration.
+    pub istio: IstioConfig,
+    /// The traffic offered.
+    pub workload: Workload,
+    /// Timed faults.
+    pub faults: Vec<Fault>,
+    /// What to measure.
+    pub metrics: MetricsConfig,
+}
+
+/// A cloud region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// E.g. `cn-hangzhou`.
+    pub name: String,
+    /// Its zones, e.g. `cn-hangzhou-k`.
+    pub zones: Vec<String>,
+}
+
+/// Latency within regions and the backbone between them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    /// One-way latency between two workloads of one zone.
+    pub intra_zone: SimDuration,
+    /// One-way latency between zones of one region.
+    pub inter_zone: SimDuration,
+    /// Inter-region connections.
+    pub backbone: Vec<BackboneConfig>,
+    /// Extra round trips a new connection costs before its first request (TCP + mTLS: 2).
+    pub handshake_round_trips: u32,
+}
+
+/// One inter-region connection (both directions alike).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackboneConfig {
+    /// The two regions it joins.
+    pub regions: (String, String),
+    /// One-way latency range.
+    pub min_latency: SimDuration,
+    /// One-way latency range.
+    pub max_latency: SimDuration,
+    /// Purchased bandwidth per direction, bits per second (0: none purchased).
+    pub bandwidth_bps: u64,
+    /// Fraction of messages lost.
+    pub loss: f64,
+    /// Longest queueing before a message is dropped.
+    pub buffer: SimDuration,
+}
+
+/// A Kubernetes cluster joined to the mesh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeCluster {
+    /// E.g. `ack-hangzhou`.
+    pub name: String,
+    /// Its region.
+    pub region: String,
+    /// Its application deployments.
+    pub deployments: Vec<Deployment>,
+    /// Its ingress gateways.
+    pub gateways: Vec<Gateway>,
+}
+
+/// A deployment: `replicas` pods of one version of one service in one zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    /// The service its pods back.
+    pub service: String,
+    /// The `version` label.
+    pub version: String,
+    /// The zone its pods run in.
+    pub zone: String,
+    /// Number of pods.
+    pub replicas: u32,
+    /// Requests a pod serves at once; more wait in its queue.
+    pub concurrency: u32,
+}
+
+/// An ingress gateway deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gateway {
+    /// Its name, referred to by the workload.
+    pub name: String,
+    /// The zone its replicas run in.
+    pub zone: String,
+    /// Number of replicas (each its own Envoy).
+    pub replicas: u32,
+}
+
+/// istiod: where it runs and how it pushes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlPlaneConfig {
+    /// The region it runs in.
+    pub region: String,
+    /// PILOT_DEBOUNCE_AFTER.
+    pub debounce_after: SimDuration,
+    /// PILOT_DEBOUNCE_MAX.
+    pub debounce_max: SimDuration,
+    /// Time from a pod change to istiod seeing it (API server watch), within its region.
+    pub watch_delay: SimDuration,
+    /// Readiness probe period.
+    pub readiness_period: SimDuration,
+    /// Readiness probe failures before a pod is unready.
+    pub readiness_failure_threshold: u32,
+}
+
+/// The Istio resources in force.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IstioConfig {
+    /// Mesh-wide settings and versions.
+    pub mesh: MeshSettings,
+    /// DestinationRules, by host.
+    pub destination_rules: Vec<DestinationRule>,
+    /// HTTP routes (from VirtualServices), by host.
+    pub routes: Vec<Route>,
+    /// Envoy worker threads per proxy.
+    pub proxy_concurrency: usize,
+}
+
+/// The route to one host: weighted destinations, timeout, retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The service.
+    pub host: String,
+    /// Subsets (or the whole service, `None`) and their weights.
+    pub destinations: Vec<(Option<String>, u32)>,
+    /// Route timeout; none by default.
+    pub timeout: Option<SimDuration>,
+    /// Retries; Istio's default policy when `None`.
+    pub retries: Option<HttpRetry>,
+}
+
+/// The offered traffic, entering at an ingress gateway.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// The gateway users reach.
+    pub gateway: String,
+    /// The service the gateway routes to.
+    pub entry_service: String,
+    /// How requests arrive.
+    pub arrivals: Arrivals,
+}
+
+/// Request arrival processes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arrivals {
+    /// Open loop, exponential gaps at this mean rate (per second).
+    Poisson {
+        /// Requests per second.
+        rate: f64,
+    },
+    /// Open loop, evenly spaced.
+    Constant {
+        /// Requests per second.
+        rate: f64,
+    },
+    /// Open loop, a rate per interval: `(from, rate)` steps.
+    Steps {
+        /// From each time on, this rate (per second, Poisson).
+        steps: Vec<(SimDuration, f64)>,
+    },
+    /// Closed loop: `users` each send, wait for the answer, think, send again.
+    Users {
+        /// Concurrent users.
+        users: u32,
+        /// Pause between an answer and the next request.
+        think_time: SimDuration,
+        /// Stop after this many requests in all (e.g. the seed's 10 curls), if set.
+        limit: Option<u64>,
+    },
+}
+
+/// A timed fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// When it starts.
+    pub start: SimDuration,
+    /// When it ends, if it does.
+    pub end: Option<SimDuration>,
+    /// What it hits.
+    pub target: FaultTarget,
+    /// What it does.
+    pub kind: FaultKind,
+}
+
+/// What a fault hits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultTarget {
+    /// Every pod of a deployment.
+    Deployment {
+        /// Cluster name.
+        cluster: String,
+        /// Service.
+        service: String,
+        /// Version.
+        version: String,
+    },
+    /// One pod of a deployment (by index).
+    Pod {
+        /// Cluster name.
+        cluster: String,
+        /// Service.
+        service: String,
+        /// Version.
+        version: String,
+        /// Pod index, from 0.
+        index: u32,
+    },
+    /// A whole zone.
+    Zone(String),
+    /// A whole region.
+    Region(String),
+    /// The backbone connection between two regions.
+    Backbone(String, String),
+    /// istiod itself (unreachable from every cluster).
+    ControlPlane,
+}
+
+/// What a fault does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Pods answer every request with this status.
+    Respond(u16),
+    /// Pods refuse connections.
+    Refuse,
+    /// Pods accept requests and never answer.
+    Hang,
+    /// Pods take this much longer per request.
+    Slow(SimDuration),
+    /// Pods fail this fraction of requests with this status.
+    FailFraction(f64, u16),
+    /// The deployment is scaled to this many pods (their endpoints leave EDS).
+    ScaleTo(u32),
+    /// Everything in the zone or region is gone: pods, gateways, its side of the backbone. Its
+    /// endpoints stay in EDS (the control plane cannot see the region to remove them).
+    Outage,
+    /// The backbone connection drops everything.
+    Cut,
+    /// The backbone connection degrades.
+    Degrade {
+        /// New one-way latency range, if changed.
+        latency: Option<(SimDuration, SimDuration)>,
+        /// New loss fraction, if changed.
+        loss: Option<f64>,
+        /// New bandwidth (bits/s), if changed.
+        bandwidth_bps: Option<u64>,
+    },
+    /// The control plane cannot reach any cluster: proxies keep their last endpoints.
+    Unreachable,
+}
+
+/// Metric settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsConfig {
+    /// Width of a time-series window.
+    pub window: SimDuration,
+    /// Success ratio a window must reach to meet the SLO (e.g. 0.99).
+    pub slo_success: f64,
+    /// The service whose traffic shares per locality and version are reported.
+    pub share_service: String,
+    /// The page line counted per response (Bookinfo: "full stars").
+    pub marker: String,
+}

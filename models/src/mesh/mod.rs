@@ -1,0 +1,8 @@
+//! The simulated world: regions joined by a backbone, clusters of pods running the application,
+//! istiod pushing endpoints, users sending requests, faults striking — and the proxies of
+//! [`crate::envoy`] in every request path.
+
+pub mod app;
+pub mod config;
+pub mod control_plane;
+pub mod network;
