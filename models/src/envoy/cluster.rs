@@ -279,6 +279,12 @@ impl UpstreamCluster {
         let mut old_pools = std::mem::take(&mut self.pools);
         self.pools =
             old_index.iter().map(|i| i.map(|i| std::mem::take(&mut old_pools[i])).unwrap_or_default()).collect();
+        // Idle connections to departed hosts close now; busy ones close when their request ends.
+        for pool in &mut old_pools {
+            for _ in 0..pool.close_idle() {
+                self.breaker.track_connection(false);
+            }
+        }
         let detector = &self.detector;
         self.delivered_ejected = (0..hosts.len()).map(|h| detector.as_ref().is_some_and(|d| d.is_ejected(h))).collect();
         let levels = locality_weights.len().max(1);

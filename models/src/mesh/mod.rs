@@ -5,4 +5,7 @@
 pub mod app;
 pub mod config;
 pub mod control_plane;
+pub mod metrics;
 pub mod network;
+pub mod topology;
+pub mod world;
