@@ -179,6 +179,13 @@ impl<M: Model> Simulation<M> {
         Simulation { model, scheduler: Scheduler::new() }
     }
 
+    /// A simulation of the model `build` makes, which may schedule its first events.
+    pub fn new_with(build: impl FnOnce(&mut Scheduler<M::Event>) -> M) -> Self {
+        let mut scheduler = Scheduler::new();
+        let model = build(&mut scheduler);
+        Simulation { model, scheduler }
+    }
+
     /// The simulated system, for reading results.
     pub fn model(&self) -> &M {
         &self.model

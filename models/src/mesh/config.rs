@@ -166,6 +166,8 @@ pub struct Workload {
     pub gateway: String,
     /// The service the gateway routes to.
     pub entry_service: String,
+    /// When the first request is sent.
+    pub start: SimDuration,
     /// How requests arrive.
     pub arrivals: Arrivals,
 }

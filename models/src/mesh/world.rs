@@ -416,14 +416,15 @@ impl World {
                 scheduler.schedule_at(SimTime::ZERO + end, Event::FaultEnds(i as u32));
             }
         }
+        let start = SimTime::ZERO + config.workload.start;
         match &config.workload.arrivals {
             Arrivals::Users { users, .. } => {
                 for user in 0..*users {
-                    scheduler.schedule_at(SimTime::ZERO, Event::UserSends(user));
+                    scheduler.schedule_at(start, Event::UserSends(user));
                 }
             }
             _ => {
-                scheduler.schedule_at(SimTime::ZERO, Event::Arrival);
+                scheduler.schedule_at(start, Event::Arrival);
             }
         }
         Ok(world)

@@ -1,0 +1,238 @@
+//! The whole world on the seed document's set-up: two regions joined by CEN, Bookinfo in both
+//! clusters, the gateway in hangzhou. Each test states what the seed document (or Envoy's rules)
+//! lead us to expect, and why.
+
+use models::istio::api::{
+    ConnectionPoolSettings, DestinationRule, Failover, LoadBalancerSettings, LocalityLbSetting, OutlierDetection,
+    Subset, TrafficPolicy,
+};
+use models::istio::cluster::MeshSettings;
+use models::mesh::app::App;
+use models::mesh::config::*;
+use models::mesh::world::World;
+use sim::{SimDuration, SimTime, Simulation};
+
+fn ms(n: u64) -> SimDuration {
+    SimDuration::from_millis(n)
+}
+
+fn deployment(service: &str, version: &str, zone: &str, replicas: u32) -> Deployment {
+    Deployment { service: service.into(), version: version.into(), zone: zone.into(), replicas, concurrency: 16 }
+}
+
+/// The seed topology: ack-hangzhou serves reviews v1, ack-shanghai reviews v2 (the reading under
+/// which the document's expected outputs add up).
+fn seed() -> MeshConfig {
+    let mut subsets = Vec::new();
+    for v in ["v1", "v2", "v3"] {
+        subsets.push(Subset {
+            name: v.into(),
+            labels: [("version".to_string(), v.to_string())].into(),
+            traffic_policy: None,
+        });
+    }
+    MeshConfig {
+        seed: 1,
+        duration: SimDuration::from_secs(30),
+        regions: vec![
+            Region { name: "cn-hangzhou".into(), zones: vec!["cn-hangzhou-k".into()] },
+            Region { name: "cn-shanghai".into(), zones: vec!["cn-shanghai-b".into()] },
+        ],
+        network: NetworkConfig {
+            intra_zone: SimDuration::from_micros(200),
+            inter_zone: ms(1),
+            backbone: vec![BackboneConfig {
+                regions: ("cn-hangzhou".into(), "cn-shanghai".into()),
+                min_latency: ms(4),
+                max_latency: ms(6),
+                bandwidth_bps: 100_000_000,
+                loss: 0.0,
+                buffer: ms(100),
+            }],
+            handshake_round_trips: 2,
+        },
+        clusters: vec![
+            KubeCluster {
+                name: "ack-hangzhou".into(),
+                region: "cn-hangzhou".into(),
+                deployments: vec![
+                    deployment("productpage", "v1", "cn-hangzhou-k", 1),
+                    deployment("details", "v1", "cn-hangzhou-k", 1),
+                    deployment("reviews", "v1", "cn-hangzhou-k", 1),
+                    deployment("ratings", "v1", "cn-hangzhou-k", 1),
+                ],
+                gateways: vec![Gateway { name: "ingressgateway".into(), zone: "cn-hangzhou-k".into(), replicas: 1 }],
+            },
+            KubeCluster {
+                name: "ack-shanghai".into(),
+                region: "cn-shanghai".into(),
+                deployments: vec![
+                    deployment("productpage", "v1", "cn-shanghai-b", 1),
+                    deployment("details", "v1", "cn-shanghai-b", 1),
+                    deployment("reviews", "v2", "cn-shanghai-b", 1),
+                    deployment("ratings", "v1", "cn-shanghai-b", 1),
+                ],
+                gateways: vec![],
+            },
+        ],
+        control_plane: ControlPlaneConfig {
+            region: "cn-hangzhou".into(),
+            debounce_after: ms(100),
+            debounce_max: SimDuration::from_secs(10),
+            watch_delay: ms(50),
+            readiness_period: SimDuration::from_secs(10),
+            readiness_failure_threshold: 3,
+        },
+        app: App::bookinfo(),
+        istio: IstioConfig {
+            mesh: MeshSettings::default(),
+            destination_rules: vec![DestinationRule {
+                name: "reviews".into(),
+                host: "reviews".into(),
+                traffic_policy: None,
+                subsets,
+            }],
+            routes: vec![],
+            proxy_concurrency: 2,
+        },
+        workload: Workload {
+            gateway: "ingressgateway".into(),
+            entry_service: "productpage".into(),
+            start: SimDuration::from_secs(5),
+            arrivals: Arrivals::Users { users: 1, think_time: ms(100), limit: Some(10) },
+        },
+        faults: vec![],
+        metrics: MetricsConfig {
+            window: SimDuration::from_secs(1),
+            slo_success: 0.99,
+            share_service: "reviews".into(),
+            marker: "full stars".into(),
+        },
+    }
+}
+
+/// The document's failover DestinationRule on reviews.
+fn seed_failover_rule(config: &mut MeshConfig) {
+    let rule = &mut config.istio.destination_rules[0];
+    rule.traffic_policy = Some(TrafficPolicy {
+        connection_pool: Some(ConnectionPoolSettings {
+            max_requests_per_connection: 1,
+            ..ConnectionPoolSettings::default()
+        }),
+        outlier_detection: Some(OutlierDetection {
+            consecutive_5xx_errors: Some(1),
+            interval: Some(SimDuration::from_secs(1)),
+            base_ejection_time: Some(SimDuration::from_secs(60)),
+            ..OutlierDetection::default()
+        }),
+        load_balancer: Some(LoadBalancerSettings {
+            locality_lb_setting: Some(LocalityLbSetting {
+                enabled: Some(true),
+                failover: vec![
+                    Failover { from: "cn-hangzhou".into(), to: "cn-shanghai".into() },
+                    Failover { from: "cn-shanghai".into(), to: "cn-hangzhou".into() },
+                ],
+                ..LocalityLbSetting::default()
+            }),
+            ..LoadBalancerSettings::default()
+        }),
+    });
+}
+
+/// A DestinationRule with (default) outlier detection on productpage, so that locality
+/// failover applies to the gateway's calls too and pages stay in hangzhou while it is healthy.
+/// Without it Istio assigns no priorities and the gateway spreads pages over both regions.
+fn keep_productpage_local(config: &mut MeshConfig) {
+    config.istio.destination_rules.push(DestinationRule {
+        name: "productpage".into(),
+        host: "productpage".into(),
+        traffic_policy: Some(TrafficPolicy {
+            outlier_detection: Some(OutlierDetection::default()),
+            ..TrafficPolicy::default()
+        }),
+        subsets: Vec::new(),
+    });
+}
+
+fn run(config: MeshConfig) -> World {
+    let end = SimTime::ZERO + config.duration;
+    let mut simulation: Simulation<World> = Simulation::new_with(|s| World::build(config, s).unwrap());
+    simulation.run_until(end);
+    simulation.into_model()
+}
+
+#[test]
+fn seed_failover_serves_every_request_from_shanghai_v2() {
+    // Hangzhou's reviews scaled to 0 at t=0; the 10 curls start at 5 s, long after the EDS push.
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    config.faults.push(Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::Deployment {
+            cluster: "ack-hangzhou".into(),
+            service: "reviews".into(),
+            version: "v1".into(),
+        },
+        kind: FaultKind::ScaleTo(0),
+    });
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!((m.sent, m.answered, m.failed), (10, 10, 0));
+    // Every page carries v2's two "full stars" lines: the document's 20.
+    assert_eq!(m.markers, 20);
+    assert_eq!(m.shares.iter().map(|(_, v, n)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("v2", 10)]);
+}
+
+#[test]
+fn without_outlier_detection_on_productpage_pages_cross_regions() {
+    // Locality load balancing is silently off for a service whose DestinationRule has no
+    // outlierDetection (user-questions §1.1): the gateway balances over both productpages, and
+    // pages built in shanghai get shanghai's reviews v2.
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(100) };
+    let world = run(config.clone());
+    let m = world.metrics();
+    let share = |version: &str| m.shares.iter().filter(|(_, v, _)| v == version).map(|(_, _, n)| *n).sum::<u64>();
+    assert_eq!((m.answered, m.failed), (100, 0));
+    assert!(share("v1") > 20 && share("v2") > 20, "v1 {} v2 {}", share("v1"), share("v2"));
+    assert_eq!(m.markers, 2 * share("v2"));
+    // With outlier detection on productpage too, every page is built in hangzhou, with v1.
+    keep_productpage_local(&mut config);
+    let world = run(config);
+    assert_eq!(world.metrics().shares.iter().map(|(_, v, n)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("v1", 100)]);
+    assert_eq!(world.metrics().markers, 0);
+}
+
+#[test]
+fn a_503_pod_that_keeps_its_endpoint_is_never_ejected_at_ten_percent() {
+    // pod-503-keep-endpoints: hangzhou's reviews answers 503; its endpoint stays (readiness is
+    // fine). Two reviews hosts in all; 10 % of 2 can never eject (Envoy ≥ 1.28), and Istio ≥ 1.24
+    // does not retry the 503: every page degrades (productpage answers 200 without reviews).
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    keep_productpage_local(&mut config);
+    config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(50) };
+    config.faults.push(Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::Deployment {
+            cluster: "ack-hangzhou".into(),
+            service: "reviews".into(),
+            version: "v1".into(),
+        },
+        kind: FaultKind::Respond(503),
+    });
+    let world = run(config.clone());
+    let m = world.metrics();
+    assert_eq!((m.answered, m.failed, m.markers, m.ejections), (50, 0, 0, 0));
+    // With maxEjectionPercent 100 the pod is ejected at its first 503 and shanghai's v2 serves
+    // the remaining 49 pages with stars.
+    let rule = config.istio.destination_rules[0].traffic_policy.as_mut().unwrap();
+    rule.outlier_detection.as_mut().unwrap().max_ejection_percent = 100;
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!(m.ejections, 1);
+    assert_eq!(m.markers, 2 * 49);
+}
