@@ -50,6 +50,7 @@ fn seed() -> MeshConfig {
                 buffer: ms(100),
             }],
             handshake_round_trips: 2,
+            blocked: vec![],
         },
         clusters: vec![
             KubeCluster {

@@ -58,6 +58,9 @@ pub struct NetworkConfig {
     pub backbone: Vec<BackboneConfig>,
     /// Extra round trips a new connection costs before its first request (TCP + mTLS: 2).
     pub handshake_round_trips: u32,
+    /// `(from cluster, to cluster)` pairs whose traffic the destination's security group drops:
+    /// connections from one to the other time out.
+    pub blocked: Vec<(String, String)>,
 }
 
 /// One inter-region connection (both directions alike).

@@ -7,5 +7,6 @@ pub mod config;
 pub mod control_plane;
 pub mod metrics;
 pub mod network;
+pub mod summary;
 pub mod topology;
 pub mod world;

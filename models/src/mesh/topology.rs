@@ -92,6 +92,8 @@ pub struct Topology {
     /// Names of the link directions, `from->to`.
     pub link_names: Vec<String>,
     link_of: HashMap<(usize, usize), usize>,
+    /// `(from cluster, to cluster)` pairs a security group blocks.
+    blocked: Vec<(usize, usize)>,
     intra_zone: SimDuration,
     inter_zone: SimDuration,
     /// Pods, by endpoint id.
@@ -234,7 +236,19 @@ impl Topology {
                 }
             }
         }
+        let cluster_index = |name: &str, path: &str| {
+            clusters
+                .iter()
+                .position(|(c, _): &(String, usize)| c == name)
+                .ok_or_else(|| error(path, format!("unknown cluster {name:?}")))
+        };
+        let mut blocked = Vec::new();
+        for (i, (from, to)) in config.network.blocked.iter().enumerate() {
+            let path = format!("network.blocked[{i}]");
+            blocked.push((cluster_index(from, &path)?, cluster_index(to, &path)?));
+        }
         Ok(Topology {
+            blocked,
             regions,
             zones,
             clusters,
@@ -260,6 +274,11 @@ impl Topology {
         } else {
             self.link_of.get(&(a.region, b.region)).map(|&l| Path::Backbone(l))
         }
+    }
+
+    /// Whether a security group drops traffic from cluster `from` to cluster `to`.
+    pub fn is_blocked(&self, from: usize, to: usize) -> bool {
+        self.blocked.contains(&(from, to))
     }
 
     /// The link directions between two regions (both ways), for faults.

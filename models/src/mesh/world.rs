@@ -221,6 +221,7 @@ struct ProxyUpstream {
 /// An Envoy: a gateway replica or a pod's sidecar.
 struct Proxy {
     zone: usize,
+    cluster: usize,
     down_with_pod: Option<usize>,
     gateway: Option<usize>,
     upstreams: Vec<ProxyUpstream>,
@@ -504,8 +505,14 @@ impl World {
         gateway: Option<usize>,
         callees: &[usize],
     ) -> Result<(), BuildError> {
+        let cluster = match (pod, gateway) {
+            (Some(p), _) => self.topology.pods[p].cluster,
+            (None, Some(g)) => self.topology.gateways[g].cluster,
+            (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
+        };
         let mut proxy = Proxy {
             zone,
+            cluster,
             down_with_pod: pod,
             gateway,
             upstreams: Vec::new(),
@@ -732,12 +739,14 @@ impl World {
         let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
         let send_at = if grant == ConnectionGrant::Open {
             // SYN: lost, or no one home → connect timeout; refused → RST after a round trip.
-            let reachable =
-                self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now).is_some() && self.pods[pod].exists;
+            let blocked = self.topology.is_blocked(self.proxies[call.proxy].cluster, self.topology.pods[pod].cluster);
+            let reachable = !blocked
+                && self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now).is_some()
+                && self.pods[pod].exists;
             let refuses = !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse;
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
             let round_trip = one_way + one_way;
-            if refuses && !self.pods[pod].down && (reachable || !self.pods[pod].exists) {
+            if refuses && !blocked && !self.pods[pod].down && (reachable || !self.pods[pod].exists) {
                 s.schedule_in(round_trip, Event::ConnectFailed(index, generation, false));
                 return;
             }
@@ -1053,12 +1062,7 @@ impl World {
         self.pushes.push(Rc::new(self.istiod_view.clone()));
         for proxy in 0..self.proxies.len() {
             let zone = self.proxies[proxy].zone;
-            let cluster = match (self.proxies[proxy].down_with_pod, self.proxies[proxy].gateway) {
-                (Some(p), _) => self.topology.pods[p].cluster,
-                (None, Some(g)) => self.topology.gateways[g].cluster,
-                (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
-            };
-            if !self.istiod_reaches(cluster) {
+            if !self.istiod_reaches(self.proxies[proxy].cluster) {
                 continue;
             }
             if let Some(latency) = self.topology.typical_latency(self.control_plane_zone, zone) {

@@ -1,0 +1,600 @@
+//! Real Istio resources, read unchanged: `DestinationRule`, `VirtualService` and `Gateway`
+//! documents (`networking.istio.io/v1`, `v1beta1`, `v1alpha3`), many to a YAML stream.
+//!
+//! Each document's `kind` is read first, then the document is read again as that kind, so that a
+//! mistake is reported with its own line and column. Fields Istio defines but meshsim does not
+//! model (TLS, port-level settings, header matches...) are accepted and reported as warnings;
+//! fields Istio does not define are errors, as `istioctl validate` would say.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use models::istio::api::{
+    ConnectionPoolSettings, DestinationRule, Distribute, Failover, HttpRetry, LoadBalancerSettings, LocalityLbSetting,
+    OutlierDetection, SimpleLb, Subset, TrafficPolicy,
+};
+use models::mesh::config::Route;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::units::Duration;
+
+/// The resources read from one stream.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IstioResources {
+    /// DestinationRules.
+    pub destination_rules: Vec<DestinationRule>,
+    /// HTTP routes from VirtualServices.
+    pub routes: Vec<Route>,
+    /// What was accepted but not modelled.
+    pub warnings: Vec<String>,
+}
+
+/// `metadata`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Metadata {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: Option<IgnoredAny>,
+    #[serde(default)]
+    annotations: Option<IgnoredAny>,
+}
+
+/// A document header: just enough to know its kind.
+#[derive(Deserialize)]
+struct Header {
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Document<Spec> {
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: Metadata,
+    spec: Spec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DestinationRuleSpec {
+    host: String,
+    #[serde(default)]
+    traffic_policy: Option<TrafficPolicyDoc>,
+    #[serde(default)]
+    subsets: Vec<SubsetDoc>,
+    #[serde(default)]
+    export_to: Option<IgnoredAny>,
+    #[serde(default)]
+    workload_selector: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SubsetDoc {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    traffic_policy: Option<TrafficPolicyDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TrafficPolicyDoc {
+    #[serde(default)]
+    load_balancer: Option<LoadBalancerDoc>,
+    #[serde(default)]
+    connection_pool: Option<ConnectionPoolDoc>,
+    #[serde(default)]
+    outlier_detection: Option<OutlierDetectionDoc>,
+    #[serde(default)]
+    tls: Option<IgnoredAny>,
+    #[serde(default)]
+    port_level_settings: Option<IgnoredAny>,
+    #[serde(default)]
+    tunnel: Option<IgnoredAny>,
+    #[serde(default)]
+    proxy_protocol: Option<IgnoredAny>,
+    #[serde(default)]
+    retry_budget: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LoadBalancerDoc {
+    #[serde(default)]
+    simple: Option<String>,
+    #[serde(default)]
+    consistent_hash: Option<IgnoredAny>,
+    #[serde(default)]
+    locality_lb_setting: Option<LocalityLbSettingDoc>,
+    #[serde(default)]
+    warmup_duration_secs: Option<IgnoredAny>,
+    #[serde(default)]
+    warmup: Option<IgnoredAny>,
+}
+
+/// `localityLbSetting` (DestinationRule or mesh config).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalityLbSettingDoc {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    distribute: Vec<DistributeDoc>,
+    #[serde(default)]
+    failover: Vec<FailoverDoc>,
+    #[serde(default)]
+    failover_priority: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistributeDoc {
+    from: String,
+    to: OrderedWeights,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailoverDoc {
+    from: String,
+    to: String,
+}
+
+/// A `to:` map, kept in the order written.
+struct OrderedWeights(Vec<(String, u32)>);
+
+impl<'de> Deserialize<'de> for OrderedWeights {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Weights;
+        impl<'de> Visitor<'de> for Weights {
+            type Value = OrderedWeights;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of locality patterns to weights, e.g. {\"cn-hangzhou/*\": 90, \"cn-shanghai/*\": 10}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedWeights, A::Error> {
+                let mut weights = Vec::new();
+                while let Some(entry) = map.next_entry::<String, u32>()? {
+                    weights.push(entry);
+                }
+                Ok(OrderedWeights(weights))
+            }
+        }
+        deserializer.deserialize_map(Weights)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ConnectionPoolDoc {
+    #[serde(default)]
+    tcp: Option<TcpDoc>,
+    #[serde(default)]
+    http: Option<HttpDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TcpDoc {
+    #[serde(default)]
+    max_connections: i32,
+    #[serde(default)]
+    connect_timeout: Option<Duration>,
+    #[serde(default)]
+    tcp_keepalive: Option<IgnoredAny>,
+    #[serde(default)]
+    max_connection_duration: Option<IgnoredAny>,
+    #[serde(default)]
+    idle_timeout: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct HttpDoc {
+    #[serde(default)]
+    http1_max_pending_requests: i32,
+    #[serde(default)]
+    http2_max_requests: i32,
+    #[serde(default)]
+    max_requests_per_connection: i32,
+    #[serde(default)]
+    max_retries: i32,
+    #[serde(default)]
+    idle_timeout: Option<IgnoredAny>,
+    #[serde(default)]
+    h2_upgrade_policy: Option<IgnoredAny>,
+    #[serde(default)]
+    use_client_protocol: Option<IgnoredAny>,
+    #[serde(default)]
+    max_concurrent_streams: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OutlierDetectionDoc {
+    #[serde(default)]
+    split_external_local_origin_errors: bool,
+    #[serde(default)]
+    consecutive_local_origin_failures: Option<u32>,
+    #[serde(default)]
+    consecutive_gateway_errors: Option<u32>,
+    #[serde(default, rename = "consecutive5xxErrors")]
+    consecutive_5xx_errors: Option<u32>,
+    #[serde(default)]
+    consecutive_errors: Option<IgnoredAny>,
+    #[serde(default)]
+    interval: Option<Duration>,
+    #[serde(default)]
+    base_ejection_time: Option<Duration>,
+    #[serde(default)]
+    max_ejection_percent: i32,
+    #[serde(default)]
+    min_health_percent: i32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct VirtualServiceSpec {
+    #[serde(default)]
+    hosts: Vec<String>,
+    #[serde(default)]
+    gateways: Option<IgnoredAny>,
+    #[serde(default)]
+    http: Vec<HttpRouteDoc>,
+    #[serde(default)]
+    tcp: Option<IgnoredAny>,
+    #[serde(default)]
+    tls: Option<IgnoredAny>,
+    #[serde(default)]
+    export_to: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct HttpRouteDoc {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "match")]
+    match_: Option<IgnoredAny>,
+    #[serde(default)]
+    route: Vec<RouteDestinationDoc>,
+    #[serde(default)]
+    timeout: Option<Duration>,
+    #[serde(default)]
+    retries: Option<RetriesDoc>,
+    #[serde(default)]
+    fault: Option<IgnoredAny>,
+    #[serde(default)]
+    rewrite: Option<IgnoredAny>,
+    #[serde(default)]
+    headers: Option<IgnoredAny>,
+    #[serde(default)]
+    mirror: Option<IgnoredAny>,
+    #[serde(default)]
+    cors_policy: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteDestinationDoc {
+    destination: DestinationDoc,
+    #[serde(default)]
+    weight: Option<u32>,
+    #[serde(default)]
+    headers: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DestinationDoc {
+    host: String,
+    #[serde(default)]
+    subset: Option<String>,
+    #[serde(default)]
+    port: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RetriesDoc {
+    #[serde(default)]
+    attempts: u32,
+    #[serde(default)]
+    per_try_timeout: Option<Duration>,
+    #[serde(default)]
+    retry_on: Option<String>,
+    #[serde(default)]
+    retry_remote_localities: Option<bool>,
+}
+
+/// The short service name of a host: `reviews.default.svc.cluster.local` → `reviews`.
+fn service_name(host: &str) -> String {
+    host.split('.').next().unwrap_or(host).to_owned()
+}
+
+impl LocalityLbSettingDoc {
+    /// The model's setting.
+    pub fn into_model(self) -> LocalityLbSetting {
+        LocalityLbSetting {
+            enabled: self.enabled,
+            distribute: self.distribute.into_iter().map(|d| Distribute { from: d.from, to: d.to.0 }).collect(),
+            failover: self.failover.into_iter().map(|f| Failover { from: f.from, to: f.to }).collect(),
+            failover_priority: self.failover_priority,
+        }
+    }
+}
+
+impl TrafficPolicyDoc {
+    fn into_model(self, owner: &str, warnings: &mut Vec<String>) -> Result<TrafficPolicy, String> {
+        let mut ignored = |field: &str| warnings.push(format!("{owner}: trafficPolicy.{field} is accepted but not modelled"));
+        if self.tls.is_some() {
+            ignored("tls");
+        }
+        if self.port_level_settings.is_some() {
+            ignored("portLevelSettings (port-specific policies are not applied)");
+        }
+        let load_balancer = match self.load_balancer {
+            None => None,
+            Some(lb) => {
+                if lb.consistent_hash.is_some() {
+                    return Err(format!("{owner}: trafficPolicy.loadBalancer.consistentHash is not modelled; use simple: LEAST_REQUEST, ROUND_ROBIN or RANDOM"));
+                }
+                let simple = match lb.simple.as_deref() {
+                    None | Some("UNSPECIFIED") => SimpleLb::Unspecified,
+                    Some("LEAST_REQUEST" | "LEAST_CONN") => SimpleLb::LeastRequest,
+                    Some("ROUND_ROBIN") => SimpleLb::RoundRobin,
+                    Some("RANDOM") => SimpleLb::Random,
+                    Some("PASSTHROUGH") => SimpleLb::Passthrough,
+                    Some(other) => {
+                        return Err(format!("{owner}: trafficPolicy.loadBalancer.simple: unknown value {other:?}; use LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH"));
+                    }
+                };
+                Some(LoadBalancerSettings { simple, locality_lb_setting: lb.locality_lb_setting.map(LocalityLbSettingDoc::into_model) })
+            }
+        };
+        let connection_pool = self.connection_pool.map(|pool| {
+            let tcp = pool.tcp.unwrap_or(TcpDoc {
+                max_connections: 0,
+                connect_timeout: None,
+                tcp_keepalive: None,
+                max_connection_duration: None,
+                idle_timeout: None,
+            });
+            let http = pool.http;
+            ConnectionPoolSettings {
+                max_connections: tcp.max_connections,
+                connect_timeout: tcp.connect_timeout.map(|d| d.0),
+                http1_max_pending_requests: http.as_ref().map_or(0, |h| h.http1_max_pending_requests),
+                http2_max_requests: http.as_ref().map_or(0, |h| h.http2_max_requests),
+                max_requests_per_connection: http.as_ref().map_or(0, |h| h.max_requests_per_connection),
+                max_retries: http.as_ref().map_or(0, |h| h.max_retries),
+            }
+        });
+        let outlier_detection = match self.outlier_detection {
+            None => None,
+            Some(od) => {
+                if od.consecutive_errors.is_some() {
+                    return Err(format!("{owner}: outlierDetection.consecutiveErrors was removed from Istio; use consecutiveGatewayErrors (502/503/504 only) or consecutive5xxErrors"));
+                }
+                Some(OutlierDetection {
+                    consecutive_5xx_errors: od.consecutive_5xx_errors,
+                    consecutive_gateway_errors: od.consecutive_gateway_errors,
+                    consecutive_local_origin_failures: od.consecutive_local_origin_failures,
+                    split_external_local_origin_errors: od.split_external_local_origin_errors,
+                    interval: od.interval.map(|d| d.0),
+                    base_ejection_time: od.base_ejection_time.map(|d| d.0),
+                    max_ejection_percent: od.max_ejection_percent,
+                    min_health_percent: od.min_health_percent,
+                })
+            }
+        };
+        Ok(TrafficPolicy { load_balancer, connection_pool, outlier_detection })
+    }
+}
+
+/// Splits a YAML stream into its documents, with the line each starts on (1-based).
+fn documents(stream: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    let mut start = 1;
+    for (i, line) in stream.lines().enumerate() {
+        if line.trim_end() == "---" || line.starts_with("--- ") {
+            if !current.trim().is_empty() {
+                docs.push((start, std::mem::take(&mut current)));
+            }
+            current.clear();
+            start = i + 2;
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    if !current.trim().is_empty() {
+        docs.push((start, current));
+    }
+    docs
+}
+
+/// Reads a stream of Istio documents; `source` names where it came from in errors.
+pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String> {
+    let mut resources = IstioResources::default();
+    for (line, text) in documents(stream) {
+        let place = format!("{source}, document starting at line {line}");
+        let header: Header = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+        match header.kind.as_deref() {
+            Some("DestinationRule") => {
+                let doc: Document<DestinationRuleSpec> = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+                check_api_version(&doc.api_version, &place)?;
+                let owner = format!("DestinationRule {}", doc.metadata.name);
+                let traffic_policy = doc.spec.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
+                let mut subsets = Vec::new();
+                for subset in doc.spec.subsets {
+                    let owner = format!("{owner} subset {}", subset.name);
+                    let traffic_policy = subset.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
+                    subsets.push(Subset { name: subset.name, labels: subset.labels, traffic_policy });
+                }
+                let _ = doc.metadata.namespace;
+                resources.destination_rules.push(DestinationRule {
+                    name: doc.metadata.name,
+                    host: service_name(&doc.spec.host),
+                    traffic_policy,
+                    subsets,
+                });
+            }
+            Some("VirtualService") => {
+                let doc: Document<VirtualServiceSpec> = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+                check_api_version(&doc.api_version, &place)?;
+                let name = doc.metadata.name;
+                for (i, http) in doc.spec.http.into_iter().enumerate() {
+                    let owner = format!("VirtualService {name} http[{i}]");
+                    if http.fault.is_some() || http.mirror.is_some() {
+                        resources.warnings.push(format!("{owner}: fault injection and mirroring are accepted but not modelled; use scenario faults"));
+                    }
+                    let hosts: Vec<String> = http.route.iter().map(|r| service_name(&r.destination.host)).collect();
+                    let Some(host) = hosts.first().cloned() else { continue };
+                    if hosts.iter().any(|h| *h != host) {
+                        return Err(format!("{place}: {owner} routes to several hosts; meshsim models one destination service per route"));
+                    }
+                    if resources.routes.iter().any(|r| r.host == host) {
+                        resources.warnings.push(format!("{owner}: a second route to {host} (matches are not modelled); the first one applies"));
+                        continue;
+                    }
+                    let single = http.route.len() == 1;
+                    let destinations = http
+                        .route
+                        .into_iter()
+                        .map(|r| (r.destination.subset, r.weight.unwrap_or(if single { 100 } else { 0 })))
+                        .collect();
+                    let retries = http.retries.map(|r| HttpRetry {
+                        attempts: r.attempts,
+                        per_try_timeout: r.per_try_timeout.map(|d| d.0),
+                        retry_on: r.retry_on,
+                        retry_remote_localities: r.retry_remote_localities.unwrap_or(false),
+                    });
+                    resources.routes.push(Route { host, destinations, timeout: http.timeout.map(|d| d.0), retries });
+                }
+                let _ = doc.spec.hosts;
+            }
+            Some("Gateway") => {}
+            Some(other) => return Err(format!("{place}: kind {other:?} is not modelled; meshsim reads DestinationRule, VirtualService and Gateway")),
+            None => return Err(format!("{place}: the document has no kind; every Istio resource needs apiVersion, kind, metadata and spec")),
+        }
+    }
+    Ok(resources)
+}
+
+fn check_api_version(api_version: &str, place: &str) -> Result<(), String> {
+    match api_version {
+        "networking.istio.io/v1" | "networking.istio.io/v1beta1" | "networking.istio.io/v1alpha3" => Ok(()),
+        other => Err(format!("{place}: apiVersion {other:?} is not an Istio networking version; use networking.istio.io/v1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::SimDuration;
+
+    /// The seed document's reviews DestinationRule, as ASM users write it.
+    const SEED_RULE: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: default
+spec:
+  host: reviews.default.svc.cluster.local
+  trafficPolicy:
+    connectionPool:
+      http:
+        maxRequestsPerConnection: 1
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 1m
+  subsets:
+  - name: v1
+    labels:
+      version: v1
+  - name: v2
+    labels:
+      version: v2
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 90
+    - destination: {host: reviews, subset: v2}
+      weight: 10
+    timeout: 3s
+"#;
+
+    #[test]
+    fn the_seed_rule_and_a_split_read_unchanged() {
+        let r = read_stream(SEED_RULE, "test").unwrap();
+        let rule = &r.destination_rules[0];
+        assert_eq!(rule.host, "reviews");
+        let policy = rule.traffic_policy.as_ref().unwrap();
+        let od = policy.outlier_detection.as_ref().unwrap();
+        assert_eq!(od.consecutive_5xx_errors, Some(1));
+        assert_eq!(od.base_ejection_time, Some(SimDuration::from_secs(60)));
+        assert_eq!(policy.connection_pool.as_ref().unwrap().max_requests_per_connection, 1);
+        assert_eq!(rule.subsets.len(), 2);
+        let route = &r.routes[0];
+        assert_eq!(route.destinations, vec![(Some("v1".into()), 90), (Some("v2".into()), 10)]);
+        assert_eq!(route.timeout, Some(SimDuration::from_secs(3)));
+        assert!(r.warnings.is_empty());
+    }
+
+    #[test]
+    fn mistakes_name_the_document_line_and_field() {
+        let typo = SEED_RULE.replace("consecutive5xxErrors", "consecutive5xxError");
+        let err = read_stream(&typo, "reviews.yaml").unwrap_err();
+        assert!(err.contains("reviews.yaml, document starting at line 1"), "{err}");
+        assert!(err.contains("unknown field `consecutive5xxError`"), "{err}");
+        let bad_time = SEED_RULE.replace("interval: 1s", "interval: 1 second");
+        assert!(read_stream(&bad_time, "x").unwrap_err().contains("e.g. 250ms"));
+        let legacy = SEED_RULE.replace("consecutive5xxErrors: 1", "consecutiveErrors: 1");
+        assert!(read_stream(&legacy, "x").unwrap_err().contains("consecutiveGatewayErrors"));
+        let odd = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: x}\nspec: {}\n";
+        assert!(read_stream(odd, "x").unwrap_err().contains("not modelled"));
+    }
+
+    #[test]
+    fn locality_settings_keep_their_written_order() {
+        let doc = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+    loadBalancer:
+      localityLbSetting:
+        enabled: true
+        distribute:
+        - from: cn-hangzhou/*
+          to:
+            "cn-shanghai/*": 10
+            "cn-hangzhou/*": 90
+"#;
+        let r = read_stream(doc, "x").unwrap();
+        let setting = r.destination_rules[0].traffic_policy.as_ref().unwrap().load_balancer.as_ref().unwrap();
+        let distribute = &setting.locality_lb_setting.as_ref().unwrap().distribute[0];
+        assert_eq!(distribute.to, vec![("cn-shanghai/*".to_string(), 10), ("cn-hangzhou/*".to_string(), 90)]);
+        assert_eq!(r.warnings.len(), 1, "tls is accepted with a warning");
+    }
+}
