@@ -157,7 +157,7 @@ fn keep_productpage_local(config: &mut MeshConfig) {
 
 fn run(config: MeshConfig) -> World {
     let end = SimTime::ZERO + config.duration;
-    let mut simulation: Simulation<World> = Simulation::new_with(|s| World::build(config, s).unwrap());
+    let mut simulation: Simulation<World> = Simulation::try_new_with(|s| World::build(config, s)).unwrap();
     simulation.run_until(end);
     simulation.into_model()
 }

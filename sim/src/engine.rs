@@ -179,11 +179,12 @@ impl<M: Model> Simulation<M> {
         Simulation { model, scheduler: Scheduler::new() }
     }
 
-    /// A simulation of the model `build` makes, which may schedule its first events.
-    pub fn new_with(build: impl FnOnce(&mut Scheduler<M::Event>) -> M) -> Self {
+    /// A simulation of the model `build` makes, which may schedule its first events, or the
+    /// error that kept it from being built.
+    pub fn try_new_with<E>(build: impl FnOnce(&mut Scheduler<M::Event>) -> Result<M, E>) -> Result<Self, E> {
         let mut scheduler = Scheduler::new();
-        let model = build(&mut scheduler);
-        Simulation { model, scheduler }
+        let model = build(&mut scheduler)?;
+        Ok(Simulation { model, scheduler })
     }
 
     /// The simulated system, for reading results.

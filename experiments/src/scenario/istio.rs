@@ -156,7 +156,9 @@ impl<'de> Deserialize<'de> for OrderedWeights {
         impl<'de> Visitor<'de> for Weights {
             type Value = OrderedWeights;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of locality patterns to weights, e.g. {\"cn-hangzhou/*\": 90, \"cn-shanghai/*\": 10}")
+                f.write_str(
+                    "a map of locality patterns to weights, e.g. {\"cn-hangzhou/*\": 90, \"cn-shanghai/*\": 10}",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedWeights, A::Error> {
                 let mut weights = Vec::new();
@@ -296,8 +298,9 @@ struct DestinationDoc {
     host: String,
     #[serde(default)]
     subset: Option<String>,
-    #[serde(default)]
-    port: Option<IgnoredAny>,
+    /// One port per service is modelled; the port number is read and not needed.
+    #[serde(default, rename = "port")]
+    _port: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +316,15 @@ struct RetriesDoc {
     retry_remote_localities: Option<bool>,
 }
 
+/// Records a warning for each field Istio defines but meshsim does not model, when present.
+fn not_modelled(warnings: &mut Vec<String>, owner: &str, fields: &[(&str, bool)]) {
+    for (field, present) in fields {
+        if *present {
+            warnings.push(format!("{owner}: {field} is accepted but not modelled"));
+        }
+    }
+}
+
 /// The short service name of a host: `reviews.default.svc.cluster.local` → `reviews`.
 fn service_name(host: &str) -> String {
     host.split('.').next().unwrap_or(host).to_owned()
@@ -320,30 +332,51 @@ fn service_name(host: &str) -> String {
 
 impl LocalityLbSettingDoc {
     /// The model's setting.
-    pub fn into_model(self) -> LocalityLbSetting {
+    pub fn to_model(&self) -> LocalityLbSetting {
         LocalityLbSetting {
             enabled: self.enabled,
-            distribute: self.distribute.into_iter().map(|d| Distribute { from: d.from, to: d.to.0 }).collect(),
-            failover: self.failover.into_iter().map(|f| Failover { from: f.from, to: f.to }).collect(),
-            failover_priority: self.failover_priority,
+            distribute: self
+                .distribute
+                .iter()
+                .map(|d| Distribute { from: d.from.clone(), to: d.to.0.clone() })
+                .collect(),
+            failover: self.failover.iter().map(|f| Failover { from: f.from.clone(), to: f.to.clone() }).collect(),
+            failover_priority: self.failover_priority.clone(),
         }
     }
 }
 
 impl TrafficPolicyDoc {
     fn into_model(self, owner: &str, warnings: &mut Vec<String>) -> Result<TrafficPolicy, String> {
-        let mut ignored = |field: &str| warnings.push(format!("{owner}: trafficPolicy.{field} is accepted but not modelled"));
-        if self.tls.is_some() {
-            ignored("tls");
-        }
-        if self.port_level_settings.is_some() {
-            ignored("portLevelSettings (port-specific policies are not applied)");
-        }
+        not_modelled(
+            warnings,
+            owner,
+            &[
+                ("trafficPolicy.tls", self.tls.is_some()),
+                (
+                    "trafficPolicy.portLevelSettings (port-specific policies are not applied)",
+                    self.port_level_settings.is_some(),
+                ),
+                ("trafficPolicy.tunnel", self.tunnel.is_some()),
+                ("trafficPolicy.proxyProtocol", self.proxy_protocol.is_some()),
+                ("trafficPolicy.retryBudget", self.retry_budget.is_some()),
+            ],
+        );
         let load_balancer = match self.load_balancer {
             None => None,
             Some(lb) => {
+                not_modelled(
+                    warnings,
+                    owner,
+                    &[
+                        ("loadBalancer.warmupDurationSecs", lb.warmup_duration_secs.is_some()),
+                        ("loadBalancer.warmup", lb.warmup.is_some()),
+                    ],
+                );
                 if lb.consistent_hash.is_some() {
-                    return Err(format!("{owner}: trafficPolicy.loadBalancer.consistentHash is not modelled; use simple: LEAST_REQUEST, ROUND_ROBIN or RANDOM"));
+                    return Err(format!(
+                        "{owner}: trafficPolicy.loadBalancer.consistentHash is not modelled; use simple: LEAST_REQUEST, ROUND_ROBIN or RANDOM"
+                    ));
                 }
                 let simple = match lb.simple.as_deref() {
                     None | Some("UNSPECIFIED") => SimpleLb::Unspecified,
@@ -352,10 +385,15 @@ impl TrafficPolicyDoc {
                     Some("RANDOM") => SimpleLb::Random,
                     Some("PASSTHROUGH") => SimpleLb::Passthrough,
                     Some(other) => {
-                        return Err(format!("{owner}: trafficPolicy.loadBalancer.simple: unknown value {other:?}; use LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH"));
+                        return Err(format!(
+                            "{owner}: trafficPolicy.loadBalancer.simple: unknown value {other:?}; use LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH"
+                        ));
                     }
                 };
-                Some(LoadBalancerSettings { simple, locality_lb_setting: lb.locality_lb_setting.map(LocalityLbSettingDoc::into_model) })
+                Some(LoadBalancerSettings {
+                    simple,
+                    locality_lb_setting: lb.locality_lb_setting.as_ref().map(LocalityLbSettingDoc::to_model),
+                })
             }
         };
         let connection_pool = self.connection_pool.map(|pool| {
@@ -367,6 +405,28 @@ impl TrafficPolicyDoc {
                 idle_timeout: None,
             });
             let http = pool.http;
+            not_modelled(
+                warnings,
+                owner,
+                &[
+                    ("connectionPool.tcp.tcpKeepalive", tcp.tcp_keepalive.is_some()),
+                    ("connectionPool.tcp.maxConnectionDuration", tcp.max_connection_duration.is_some()),
+                    ("connectionPool.tcp.idleTimeout", tcp.idle_timeout.is_some()),
+                    ("connectionPool.http.idleTimeout", http.as_ref().is_some_and(|h| h.idle_timeout.is_some())),
+                    (
+                        "connectionPool.http.h2UpgradePolicy (sidecar traffic stays HTTP/1.1)",
+                        http.as_ref().is_some_and(|h| h.h2_upgrade_policy.is_some()),
+                    ),
+                    (
+                        "connectionPool.http.useClientProtocol",
+                        http.as_ref().is_some_and(|h| h.use_client_protocol.is_some()),
+                    ),
+                    (
+                        "connectionPool.http.maxConcurrentStreams",
+                        http.as_ref().is_some_and(|h| h.max_concurrent_streams.is_some()),
+                    ),
+                ],
+            );
             ConnectionPoolSettings {
                 max_connections: tcp.max_connections,
                 connect_timeout: tcp.connect_timeout.map(|d| d.0),
@@ -380,7 +440,9 @@ impl TrafficPolicyDoc {
             None => None,
             Some(od) => {
                 if od.consecutive_errors.is_some() {
-                    return Err(format!("{owner}: outlierDetection.consecutiveErrors was removed from Istio; use consecutiveGatewayErrors (502/503/504 only) or consecutive5xxErrors"));
+                    return Err(format!(
+                        "{owner}: outlierDetection.consecutiveErrors was removed from Istio; use consecutiveGatewayErrors (502/503/504 only) or consecutive5xxErrors"
+                    ));
                 }
                 Some(OutlierDetection {
                     consecutive_5xx_errors: od.consecutive_5xx_errors,
@@ -429,17 +491,40 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
         let header: Header = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
         match header.kind.as_deref() {
             Some("DestinationRule") => {
-                let doc: Document<DestinationRuleSpec> = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+                let doc: Document<DestinationRuleSpec> =
+                    serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
                 check_api_version(&doc.api_version, &place)?;
                 let owner = format!("DestinationRule {}", doc.metadata.name);
-                let traffic_policy = doc.spec.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
+                not_modelled(
+                    &mut resources.warnings,
+                    &owner,
+                    &[
+                        ("metadata.labels", doc.metadata.labels.is_some()),
+                        ("metadata.annotations", doc.metadata.annotations.is_some()),
+                        ("spec.exportTo (every rule applies to every proxy)", doc.spec.export_to.is_some()),
+                        (
+                            "spec.workloadSelector (every rule applies to every proxy)",
+                            doc.spec.workload_selector.is_some(),
+                        ),
+                    ],
+                );
+                let traffic_policy =
+                    doc.spec.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
                 let mut subsets = Vec::new();
                 for subset in doc.spec.subsets {
                     let owner = format!("{owner} subset {}", subset.name);
-                    let traffic_policy = subset.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
+                    let traffic_policy =
+                        subset.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
                     subsets.push(Subset { name: subset.name, labels: subset.labels, traffic_policy });
                 }
-                let _ = doc.metadata.namespace;
+                not_modelled(
+                    &mut resources.warnings,
+                    &owner,
+                    &[(
+                        "metadata.namespace (one namespace is modelled)",
+                        doc.metadata.namespace.as_deref().is_some_and(|n| n != "default"),
+                    )],
+                );
                 resources.destination_rules.push(DestinationRule {
                     name: doc.metadata.name,
                     host: service_name(&doc.spec.host),
@@ -448,21 +533,50 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
                 });
             }
             Some("VirtualService") => {
-                let doc: Document<VirtualServiceSpec> = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+                let doc: Document<VirtualServiceSpec> =
+                    serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
                 check_api_version(&doc.api_version, &place)?;
                 let name = doc.metadata.name;
+                not_modelled(
+                    &mut resources.warnings,
+                    &format!("VirtualService {name}"),
+                    &[
+                        ("spec.gateways (gateway routes are taken as mesh routes)", doc.spec.gateways.is_some()),
+                        ("spec.tcp", doc.spec.tcp.is_some()),
+                        ("spec.tls", doc.spec.tls.is_some()),
+                        ("spec.exportTo", doc.spec.export_to.is_some()),
+                        ("metadata.labels", doc.metadata.labels.is_some()),
+                        ("metadata.annotations", doc.metadata.annotations.is_some()),
+                    ],
+                );
                 for (i, http) in doc.spec.http.into_iter().enumerate() {
-                    let owner = format!("VirtualService {name} http[{i}]");
-                    if http.fault.is_some() || http.mirror.is_some() {
-                        resources.warnings.push(format!("{owner}: fault injection and mirroring are accepted but not modelled; use scenario faults"));
-                    }
+                    let owner = match &http.name {
+                        Some(route) => format!("VirtualService {name} http[{i}] ({route})"),
+                        None => format!("VirtualService {name} http[{i}]"),
+                    };
+                    not_modelled(
+                        &mut resources.warnings,
+                        &owner,
+                        &[
+                            ("fault (use scenario faults)", http.fault.is_some()),
+                            ("mirror", http.mirror.is_some()),
+                            ("match (every request takes the first route to a host)", http.match_.is_some() && i > 0),
+                            ("rewrite", http.rewrite.is_some()),
+                            ("headers", http.headers.is_some() || http.route.iter().any(|r| r.headers.is_some())),
+                            ("corsPolicy", http.cors_policy.is_some()),
+                        ],
+                    );
                     let hosts: Vec<String> = http.route.iter().map(|r| service_name(&r.destination.host)).collect();
                     let Some(host) = hosts.first().cloned() else { continue };
                     if hosts.iter().any(|h| *h != host) {
-                        return Err(format!("{place}: {owner} routes to several hosts; meshsim models one destination service per route"));
+                        return Err(format!(
+                            "{place}: {owner} routes to several hosts; meshsim models one destination service per route"
+                        ));
                     }
                     if resources.routes.iter().any(|r| r.host == host) {
-                        resources.warnings.push(format!("{owner}: a second route to {host} (matches are not modelled); the first one applies"));
+                        resources.warnings.push(format!(
+                            "{owner}: a second route to {host} (matches are not modelled); the first one applies"
+                        ));
                         continue;
                     }
                     let single = http.route.len() == 1;
@@ -482,8 +596,16 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
                 let _ = doc.spec.hosts;
             }
             Some("Gateway") => {}
-            Some(other) => return Err(format!("{place}: kind {other:?} is not modelled; meshsim reads DestinationRule, VirtualService and Gateway")),
-            None => return Err(format!("{place}: the document has no kind; every Istio resource needs apiVersion, kind, metadata and spec")),
+            Some(other) => {
+                return Err(format!(
+                    "{place}: kind {other:?} is not modelled; meshsim reads DestinationRule, VirtualService and Gateway"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{place}: the document has no kind; every Istio resource needs apiVersion, kind, metadata and spec"
+                ));
+            }
         }
     }
     Ok(resources)
@@ -492,7 +614,9 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
 fn check_api_version(api_version: &str, place: &str) -> Result<(), String> {
     match api_version {
         "networking.istio.io/v1" | "networking.istio.io/v1beta1" | "networking.istio.io/v1alpha3" => Ok(()),
-        other => Err(format!("{place}: apiVersion {other:?} is not an Istio networking version; use networking.istio.io/v1")),
+        other => {
+            Err(format!("{place}: apiVersion {other:?} is not an Istio networking version; use networking.istio.io/v1"))
+        }
     }
 }
 

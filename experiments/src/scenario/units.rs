@@ -26,7 +26,11 @@ impl Bandwidth {
         if trimmed.eq_ignore_ascii_case("none") {
             return Ok(Bandwidth(0));
         }
-        let error = || format!("invalid bandwidth {text:?}: write a number and a unit (bps, kbps, Mbps, Gbps) or none, e.g. 100Mbps");
+        let error = || {
+            format!(
+                "invalid bandwidth {text:?}: write a number and a unit (bps, kbps, Mbps, Gbps) or none, e.g. 100Mbps"
+            )
+        };
         let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(error)?;
         let (number, unit) = trimmed.split_at(split);
         let value: f64 = number.parse().map_err(|_| error())?;

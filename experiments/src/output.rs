@@ -1,0 +1,291 @@
+//! What a run leaves behind: `summary.csv` (one row per replication), `timeseries.csv` (one row
+//! per window per replication), `scenario.yaml` (the file as run) — each written to a temporary
+//! file first and renamed, so no reader ever sees half a file — and the summary on the terminal.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sim::stats::{ConfidenceInterval, RunningStats};
+
+use crate::run::Replication;
+use crate::scenario::Scenario;
+
+/// Writes `bytes` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&temporary, bytes).map_err(|e| format!("{}: cannot write: {e}", temporary.display()))?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("{}: cannot rename into place: {e}", path.display()))
+}
+
+fn opt(value: Option<f64>) -> String {
+    value.map_or(String::new(), |v| format!("{v:.3}"))
+}
+
+/// The share columns every row carries: `zone/version` pairs seen in any replication.
+fn share_keys(results: &[Replication]) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> =
+        results.iter().flat_map(|r| r.summary.shares.iter().map(|(z, v, _, _)| (z.clone(), v.clone()))).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// `summary.csv`.
+pub fn summary_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let keys = share_keys(results);
+    let mut header: Vec<String> = [
+        "replication",
+        "seed",
+        "requests",
+        "failed",
+        "unanswered",
+        "error_rate",
+        "markers",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "time_to_first_ejection_s",
+        "time_to_shift_s",
+        "time_to_recover_slo_s",
+        "ejections",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(keys.iter().map(|(z, v)| format!("share:{z}/{v}")));
+    if let Some(first) = results.first() {
+        for (name, ..) in &first.summary.backbone {
+            header.push(format!("backbone:{name}:mean_mbps"));
+            header.push(format!("backbone:{name}:peak_mbps"));
+            header.push(format!("backbone:{name}:drops"));
+        }
+    }
+    header.push("meshsim_version".into());
+    out.write_record(&header).map_err(|e| e.to_string())?;
+    for (r, rep) in results.iter().enumerate() {
+        let s = &rep.summary;
+        let mut row = vec![
+            r.to_string(),
+            s.seed.to_string(),
+            s.requests.to_string(),
+            s.failed.to_string(),
+            s.unanswered.to_string(),
+            format!("{:.6}", s.error_rate),
+            s.markers.to_string(),
+            format!("{:.3}", s.latency_ms[0]),
+            format!("{:.3}", s.latency_ms[1]),
+            format!("{:.3}", s.latency_ms[2]),
+            opt(s.time_to_first_ejection),
+            opt(s.time_to_shift),
+            opt(s.time_to_recover_slo),
+            s.ejections.to_string(),
+        ];
+        for (z, v) in &keys {
+            let fraction = s.shares.iter().find(|(sz, sv, _, _)| sz == z && sv == v).map_or(0.0, |(_, _, _, f)| *f);
+            row.push(format!("{fraction:.6}"));
+        }
+        for (_, _, mean, peak, drops) in &s.backbone {
+            row.push(format!("{mean:.6}"));
+            row.push(format!("{peak:.6}"));
+            row.push(drops.to_string());
+        }
+        row.push(env!("CARGO_PKG_VERSION").into());
+        out.write_record(&row).map_err(|e| e.to_string())?;
+    }
+    out.into_inner().map_err(|e| e.to_string())
+}
+
+/// `timeseries.csv`.
+pub fn timeseries_csv(results: &[Replication], zones: &[String], links: &[String]) -> Result<Vec<u8>, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> =
+        ["replication", "window_start_s", "requests", "failures", "success_ratio", "latency_p99_ms", "ejections"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    header.extend(zones.iter().map(|z| format!("share_answers:{z}")));
+    header.extend(links.iter().map(|l| format!("backbone:{l}:mbps")));
+    out.write_record(&header).map_err(|e| e.to_string())?;
+    for (r, rep) in results.iter().enumerate() {
+        for w in &rep.windows {
+            let ratio = if w.requests == 0 { 1.0 } else { 1.0 - w.failures as f64 / w.requests as f64 };
+            let mut row = vec![
+                r.to_string(),
+                format!("{:.3}", w.start),
+                w.requests.to_string(),
+                w.failures.to_string(),
+                format!("{ratio:.6}"),
+                if w.p99_ms.is_nan() { String::new() } else { format!("{:.3}", w.p99_ms) },
+                w.ejections.to_string(),
+            ];
+            row.extend(w.share_by_zone.iter().map(u64::to_string));
+            row.extend(w.backbone_mbps.iter().map(|m| format!("{m:.6}")));
+            out.write_record(&row).map_err(|e| e.to_string())?;
+        }
+    }
+    out.into_inner().map_err(|e| e.to_string())
+}
+
+/// Writes every output file into `dir`.
+pub fn write_outputs(
+    dir: &Path,
+    scenario: &Scenario,
+    results: &[Replication],
+    zones: &[String],
+    links: &[String],
+) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the output folder: {e}", dir.display()))?;
+    let files = [
+        ("summary.csv", summary_csv(results)?),
+        ("timeseries.csv", timeseries_csv(results, zones, links)?),
+        ("scenario.yaml", scenario.text.clone().into_bytes()),
+    ];
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomically(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The terminal summary: per replication up to ten, then means with 95 % intervals.
+pub fn table(scenario: &Scenario, results: &[Replication]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(t, "scenario {}: {}", scenario.name, scenario.description.trim());
+    for warning in &scenario.warnings {
+        let _ = writeln!(t, "warning: {warning}");
+    }
+    let _ = writeln!(
+        t,
+        "{:>4} {:>20} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "rep", "seed", "requests", "errors", "markers", "p50 ms", "p99 ms", "eject s", "shift s", "slo s", "ejects"
+    );
+    let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    for (r, rep) in results.iter().enumerate().take(10) {
+        let s = &rep.summary;
+        let _ = writeln!(
+            t,
+            "{:>4} {:>20} {:>8} {:>7} {:>8} {:>8.2} {:>9.2} {:>9} {:>9} {:>8} {:>8}",
+            r,
+            s.seed,
+            s.requests,
+            s.failed + s.unanswered,
+            s.markers,
+            s.latency_ms[0],
+            s.latency_ms[2],
+            show(s.time_to_first_ejection),
+            show(s.time_to_shift),
+            show(s.time_to_recover_slo),
+            s.ejections
+        );
+    }
+    if let Some(first) = results.first() {
+        let _ = writeln!(t, "shares of {} (replication 0):", scenario.config.metrics.share_service);
+        for (zone, version, count, fraction) in &first.summary.shares {
+            let _ = writeln!(t, "  {zone:<20} {version:<6} {count:>9} {:>7.2}%", fraction * 100.0);
+        }
+        for (name, bytes, mean, peak, drops) in &first.summary.backbone {
+            let _ =
+                writeln!(t, "backbone {name}: {bytes} bytes, mean {mean:.3} Mbps, peak {peak:.3} Mbps, {drops} drops");
+        }
+    }
+    if results.len() >= 2 {
+        let _ = writeln!(t, "across {} replications (mean ± 95% CI):", results.len());
+        let metric = |name: &str, value: &dyn Fn(&Replication) -> Option<f64>| {
+            let mut stats = RunningStats::default();
+            results.iter().filter_map(value).for_each(|v| stats.push(v));
+            match ConfidenceInterval::student_t(&stats, 0.95) {
+                Some(ci) => format!("  {name:<24} {:.4} ± {:.4} (n={})\n", ci.mean, ci.half_width, stats.count()),
+                None => format!("  {name:<24} n={}\n", stats.count()),
+            }
+        };
+        t += &metric("error rate", &|r| Some(r.summary.error_rate));
+        t += &metric("markers", &|r| Some(r.summary.markers as f64));
+        t += &metric("p99 latency ms", &|r| Some(r.summary.latency_ms[2]));
+        t += &metric("time to first ejection s", &|r| r.summary.time_to_first_ejection);
+        t += &metric("time to shift s", &|r| r.summary.time_to_shift);
+        t += &metric("time to recover SLO s", &|r| r.summary.time_to_recover_slo);
+    }
+    t
+}
+
+/// A JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON number, `null` for missing or non-finite values.
+fn json_number(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v}"),
+        _ => "null".into(),
+    }
+}
+
+/// The summary as one JSON document, for scripts.
+pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
+    let replications: Vec<String> = results
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            let shares: Vec<String> = s
+                .shares
+                .iter()
+                .map(|(z, v, n, f)| format!("{{\"zone\":{},\"version\":{},\"count\":{n},\"fraction\":{}}}", json_string(z), json_string(v), json_number(Some(*f))))
+                .collect();
+            let backbone: Vec<String> = s
+                .backbone
+                .iter()
+                .map(|(l, bytes, mean, peak, drops)| {
+                    format!(
+                        "{{\"link\":{},\"bytes\":{bytes},\"mean_mbps\":{},\"peak_mbps\":{},\"drops\":{drops}}}",
+                        json_string(l),
+                        json_number(Some(*mean)),
+                        json_number(Some(*peak))
+                    )
+                })
+                .collect();
+            format!(
+                "{{\"seed\":{},\"requests\":{},\"failed\":{},\"unanswered\":{},\"error_rate\":{},\"markers\":{},\"latency_ms\":{{\"p50\":{},\"p95\":{},\"p99\":{}}},\"time_to_first_ejection_s\":{},\"time_to_shift_s\":{},\"time_to_recover_slo_s\":{},\"ejections\":{},\"shares\":[{}],\"backbone\":[{}]}}",
+                s.seed,
+                s.requests,
+                s.failed,
+                s.unanswered,
+                json_number(Some(s.error_rate)),
+                s.markers,
+                json_number(Some(s.latency_ms[0])),
+                json_number(Some(s.latency_ms[1])),
+                json_number(Some(s.latency_ms[2])),
+                json_number(s.time_to_first_ejection),
+                json_number(s.time_to_shift),
+                json_number(s.time_to_recover_slo),
+                s.ejections,
+                shares.join(","),
+                backbone.join(",")
+            )
+        })
+        .collect();
+    let warnings: Vec<String> = scenario.warnings.iter().map(|w| json_string(w)).collect();
+    format!(
+        "{{\"scenario\":{},\"meshsim_version\":{},\"warnings\":[{}],\"replications\":[{}]}}",
+        json_string(&scenario.name),
+        json_string(env!("CARGO_PKG_VERSION")),
+        warnings.join(","),
+        replications.join(",")
+    )
+}

@@ -1,0 +1,42 @@
+//! Running a scenario: one simulation per replication, in parallel across replications (never
+//! inside one), results gathered in replication order so the output is the same whatever the
+//! thread count.
+
+use models::mesh::summary::{RunSummary, WindowRow, window_rows};
+use models::mesh::world::World;
+use rayon::prelude::*;
+use sim::{RandomStreams, SimTime, Simulation};
+
+use crate::scenario::Scenario;
+
+/// One replication's results.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    /// Headline figures.
+    pub summary: RunSummary,
+    /// Per-window figures.
+    pub windows: Vec<WindowRow>,
+}
+
+/// The seed of replication `r` of a run seeded `seed`: the seed itself for the first, a seed
+/// derived from it for the others (so `--seed N` alone reproduces replication 0 of any run).
+pub fn replication_seed(seed: u64, r: u64) -> u64 {
+    if r == 0 { seed } else { RandomStreams::new(seed).replication(r).seed() }
+}
+
+/// Runs `replications` replications of the scenario from `seed`.
+pub fn run(scenario: &Scenario, seed: u64, replications: u64) -> Result<Vec<Replication>, String> {
+    (0..replications)
+        .into_par_iter()
+        .map(|r| {
+            let mut config = scenario.config.clone();
+            config.seed = replication_seed(seed, r);
+            let (seed, duration, slo) = (config.seed, config.duration, config.metrics.slo_success);
+            let mut simulation =
+                Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| format!("{}: {e}", scenario.name))?;
+            simulation.run_until(SimTime::ZERO + duration);
+            let world = simulation.model();
+            Ok(Replication { summary: RunSummary::of(world, seed, duration, slo), windows: window_rows(world) })
+        })
+        .collect()
+}
