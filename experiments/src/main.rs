@@ -2,14 +2,11 @@
 //!
 //!     meshsim run FILE [--seed N] [--replications R] [--out DIR] [--format table|json]
 
-mod output;
-mod run;
-mod scenario;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use experiments::{output, run, scenario};
 
 #[derive(Parser)]
 #[command(name = "meshsim", version, about = "Predict failover and traffic splits of a multi-region Istio mesh")]
