@@ -66,7 +66,7 @@ fn run_command(
 ) -> Result<(), String> {
     let scenario = scenario::load(file)?;
     let seed = seed.unwrap_or(scenario.config.seed);
-    let results = run::run(&scenario, seed, replications)?;
+    let results = run::run(&scenario, seed, replications).map_err(|e| format!("{}: {e}", file.display()))?;
     let zones: Vec<String> = scenario.config.regions.iter().flat_map(|r| r.zones.iter().cloned()).collect();
     let links: Vec<String> =
         results.first().map(|r| r.summary.backbone.iter().map(|(name, ..)| name.clone()).collect()).unwrap_or_default();
