@@ -32,8 +32,7 @@ pub fn run(scenario: &Scenario, seed: u64, replications: u64) -> Result<Vec<Repl
             let mut config = scenario.config.clone();
             config.seed = replication_seed(seed, r);
             let (seed, duration, slo) = (config.seed, config.duration, config.metrics.slo_success);
-            let mut simulation =
-                Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| format!("{}: {e}", scenario.name))?;
+            let mut simulation = Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| e.to_string())?;
             simulation.run_until(SimTime::ZERO + duration);
             let world = simulation.model();
             Ok(Replication { summary: RunSummary::of(world, seed, duration, slo), windows: window_rows(world) })
