@@ -2,3 +2,4 @@
 //! code.
 
 pub mod hold;
+pub mod mesh;

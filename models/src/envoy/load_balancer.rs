@@ -19,8 +19,6 @@
 //! Each worker has its own schedules and indices, as each Envoy worker thread does; requests in
 //! flight per host are shared by all workers.
 
-use std::collections::HashMap;
-
 use rand::Rng;
 
 use super::edf::EdfScheduler;
@@ -75,6 +73,20 @@ enum Source {
     LocalityDegraded(u32, u32),
 }
 
+impl Source {
+    /// Its level, and its position among that level's sources (all, healthy, degraded, then
+    /// healthy and degraded per locality).
+    fn slot(self) -> (usize, usize) {
+        match self {
+            Source::All(p) => (p as usize, 0),
+            Source::Healthy(p) => (p as usize, 1),
+            Source::Degraded(p) => (p as usize, 2),
+            Source::LocalityHealthy(p, l) => (p as usize, 3 + 2 * l as usize),
+            Source::LocalityDegraded(p, l) => (p as usize, 4 + 2 * l as usize),
+        }
+    }
+}
+
 /// A worker's state for one source: the round-robin index, and the EDF schedule when weights differ.
 #[derive(Clone, Debug)]
 struct SourceState {
@@ -87,7 +99,9 @@ struct SourceState {
 struct Worker {
     /// `seed_`: the start of every round-robin index and the pick count of weighted schedules.
     seed: u64,
-    sources: HashMap<Source, SourceState>,
+    /// Per level, per source slot ([`Source::slot`]); entries outlive rebuilds, like Envoy's
+    /// `rr_indexes_`.
+    sources: Vec<Vec<SourceState>>,
     healthy_localities: Vec<LocalityScheduler>,
     degraded_localities: Vec<LocalityScheduler>,
 }
@@ -124,7 +138,7 @@ impl LoadBalancer {
             workers: (0..workers.max(1))
                 .map(|_| Worker {
                     seed: rng.next_u64(),
-                    sources: HashMap::new(),
+                    sources: Vec::new(),
                     healthy_localities: Vec::new(),
                     degraded_localities: Vec::new(),
                 })
@@ -209,10 +223,16 @@ impl LoadBalancer {
                 worker.healthy_localities[p] = LocalityScheduler::new(healthy_weights.clone(), start());
                 worker.degraded_localities[p] = LocalityScheduler::new(degraded_weights.clone(), start());
             }
+            let seed = worker.seed;
+            if worker.sources.len() <= p {
+                worker.sources.resize_with(p + 1, Vec::new);
+            }
+            let states = &mut worker.sources[p];
+            if states.len() < sources.len() {
+                states.resize_with(sources.len(), || SourceState { next_index: seed, edf: None });
+            }
             for &(source, hosts) in &sources {
-                let edf = weighted_schedule(&self.hosts, hosts, worker.seed as u32);
-                let seed = worker.seed;
-                worker.sources.entry(source).or_insert(SourceState { next_index: seed, edf: None }).edf = edf;
+                states[source.slot().1].edf = weighted_schedule(&self.hosts, hosts, seed as u32);
             }
         }
     }
@@ -274,7 +294,8 @@ impl LoadBalancer {
         if candidates.is_empty() {
             return None;
         }
-        let state = worker.sources.get_mut(&source).expect("refresh creates a state for every source");
+        let (level_slot, source_slot) = source.slot();
+        let state = &mut worker.sources[level_slot][source_slot];
         if let Some(edf) = &mut state.edf {
             let hosts = &self.hosts;
             let policy = self.settings.policy;

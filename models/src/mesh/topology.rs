@@ -94,6 +94,8 @@ pub struct Topology {
     link_of: HashMap<(usize, usize), usize>,
     /// `(from cluster, to cluster)` pairs a security group blocks.
     blocked: Vec<(usize, usize)>,
+    /// `path(from, to)` for every zone pair, row-major.
+    paths: Vec<Option<Path>>,
     intra_zone: SimDuration,
     inter_zone: SimDuration,
     /// Pods, by endpoint id.
@@ -247,7 +249,8 @@ impl Topology {
             let path = format!("network.blocked[{i}]");
             blocked.push((cluster_index(from, &path)?, cluster_index(to, &path)?));
         }
-        Ok(Topology {
+        let mut topology = Topology {
+            paths: Vec::new(),
             blocked,
             regions,
             zones,
@@ -260,12 +263,20 @@ impl Topology {
             pods,
             deployments,
             gateways,
-        })
+        };
+        let zones = topology.zones.len();
+        topology.paths = (0..zones * zones).map(|i| topology.compute_path(i / zones, i % zones)).collect();
+        Ok(topology)
     }
 
     /// How a message goes from zone `from` to zone `to`; `None` when the regions have no
     /// backbone connection at all.
+    #[inline]
     pub fn path(&self, from: usize, to: usize) -> Option<Path> {
+        self.paths[from * self.zones.len() + to]
+    }
+
+    fn compute_path(&self, from: usize, to: usize) -> Option<Path> {
         let (a, b) = (&self.zones[from], &self.zones[to]);
         if from == to {
             Some(Path::Local(self.intra_zone))

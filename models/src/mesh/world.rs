@@ -222,8 +222,6 @@ struct ProxyUpstream {
 struct Proxy {
     zone: usize,
     cluster: usize,
-    down_with_pod: Option<usize>,
-    gateway: Option<usize>,
     upstreams: Vec<ProxyUpstream>,
     /// Per service: the upstream index of each route destination (empty: never called).
     routes: Vec<Vec<usize>>,
@@ -254,6 +252,14 @@ pub struct World {
     topology: Topology,
     routes: Vec<ServiceRoute>,
     proxies: Vec<Proxy>,
+    /// Each pod's sidecar proxy, if its version calls out.
+    pod_proxy: Vec<Option<usize>>,
+    /// The proxies of the workload gateway's replicas.
+    entry_proxies: Vec<usize>,
+    /// The service behind the gateway.
+    entry_service: usize,
+    /// Per service, per version: the service index of each call.
+    callees: Vec<Vec<Vec<usize>>>,
     pods: Vec<PodState>,
     calls: Slab<Call>,
     jobs: Slab<Job>,
@@ -348,9 +354,28 @@ impl World {
             return Err(config_error("workload.gateway", format!("no gateway named {:?}", config.workload.gateway)));
         }
         let entry = service_index(&config.workload.entry_service, "workload.entry_service")?;
+        let callees = app
+            .services
+            .iter()
+            .map(|s| {
+                s.versions
+                    .iter()
+                    .map(|v| {
+                        v.calls
+                            .iter()
+                            .map(|c| app.services.iter().position(|x| x.name == c.service).expect("checked above"))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         let mut world = World {
             routes,
             proxies: Vec::new(),
+            pod_proxy: vec![None; topology.pods.len()],
+            entry_proxies: Vec::new(),
+            entry_service: entry,
+            callees,
             pods: (0..topology.pods.len())
                 .map(|_| PodState {
                     exists: true,
@@ -393,16 +418,16 @@ impl World {
         for g in 0..gateway_count {
             let zone = world.topology.gateways[g].zone;
             world.add_proxy(zone, None, Some(g), &[entry])?;
+            if world.topology.gateways[g].gateway == config.workload.gateway {
+                world.entry_proxies.push(world.proxies.len() - 1);
+            }
         }
         for p in 0..world.topology.pods.len() {
             let pod = &world.topology.pods[p];
-            let callees: Vec<usize> = app.services[pod.service].versions[pod.version]
-                .calls
-                .iter()
-                .map(|c| app.services.iter().position(|s| s.name == c.service).expect("checked above"))
-                .collect();
+            let callees = world.callees[pod.service][pod.version].clone();
             if !callees.is_empty() {
                 world.add_proxy(pod.zone, Some(p), None, &callees)?;
+                world.pod_proxy[p] = Some(world.proxies.len() - 1);
             }
         }
         for proxy in 0..world.proxies.len() {
@@ -510,14 +535,7 @@ impl World {
             (None, Some(g)) => self.topology.gateways[g].cluster,
             (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
-        let mut proxy = Proxy {
-            zone,
-            cluster,
-            down_with_pod: pod,
-            gateway,
-            upstreams: Vec::new(),
-            routes: vec![Vec::new(); self.routes.len()],
-        };
+        let mut proxy = Proxy { zone, cluster, upstreams: Vec::new(), routes: vec![Vec::new(); self.routes.len()] };
         let client = self.client(zone);
         for &service in callees {
             if !proxy.routes[service].is_empty() {
@@ -592,25 +610,16 @@ impl World {
         let now = s.now();
         self.metrics.sent += 1;
         let (request, serial) = self.users.insert(UserRequest { started: now, user });
-        let replicas: Vec<usize> = (0..self.topology.gateways.len())
-            .filter(|&g| {
-                self.topology.gateways[g].gateway == self.config.workload.gateway
-                    && !self.down_zones[self.topology.gateways[g].zone]
-            })
-            .collect();
-        if replicas.is_empty() {
-            // The load balancer in front of the gateway has nowhere to send the user.
+        // The load balancer in front of the gateway spreads users over the replicas that are up.
+        let live = |w: &World, p: &usize| !w.down_zones[w.proxies[*p].zone];
+        let up = self.entry_proxies.iter().filter(|p| live(self, p)).count();
+        if up == 0 {
             self.finish_user(request, serial, 503, 0, s);
             return;
         }
-        let replica = replicas[(self.streams.routing.next_u64() % replicas.len() as u64) as usize];
-        let proxy = self.proxies.iter().position(|p| p.gateway == Some(replica)).expect("every replica has a proxy");
-        let entry = self
-            .routes
-            .iter()
-            .enumerate()
-            .position(|(i, _)| self.config.app.services[i].name == self.config.workload.entry_service)
-            .expect("checked at build");
+        let k = (self.streams.routing.next_u64() % up as u64) as usize;
+        let proxy = *self.entry_proxies.iter().filter(|p| live(self, p)).nth(k).expect("k < up");
+        let entry = self.entry_service;
         self.start_call(proxy, entry, Parent::User(request, serial), s);
     }
 
@@ -937,10 +946,8 @@ impl World {
         let (pod, step) = (record.pod, record.next_call);
         record.next_call += 1;
         let info = &self.topology.pods[pod];
-        let callee = &self.config.app.services[info.service].versions[info.version].calls[step].service;
-        let service = self.config.app.services.iter().position(|x| &x.name == callee).expect("checked at build");
-        let proxy =
-            self.proxies.iter().position(|p| p.down_with_pod == Some(pod)).expect("pods that call have a sidecar");
+        let service = self.callees[info.service][info.version][step];
+        let proxy = self.pod_proxy[pod].expect("pods that call have a sidecar");
         self.start_call(proxy, service, Parent::Job(job, job_serial), s);
     }
 

@@ -4,8 +4,9 @@
 //! sub-buckets (the layout of HdrHistogram with 7 significant bits), so a bucket's width is at most
 //! 1/128 of its lower edge and reporting its midpoint is within 0.4 % of any value inside it.
 //! Indexing is a `leading_zeros` and two shifts, with no floating point. Memory is at most
-//! 7,424 counters whatever the number of samples; it grows only with the largest value seen
-//! (about 3,600 counters for values up to ten seconds in nanoseconds).
+//! 7,424 counters whatever the number of samples, and only the span of buckets between the
+//! smallest and largest value seen is stored: latencies between 10 ms and 100 ms take about 430
+//! counters, so a time series can afford a histogram per window.
 
 const SUB_BUCKET_BITS: u32 = 7;
 const SUB_BUCKETS: u64 = 1 << SUB_BUCKET_BITS;
@@ -15,7 +16,9 @@ const EXACT_BELOW: u64 = 2 * SUB_BUCKETS;
 /// A streaming distribution with quantiles within 1 % relative error.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Histogram {
+    /// Counts of buckets `first..first + counts.len()`.
     counts: Vec<u64>,
+    first: usize,
     total: u64,
     min: u64,
     max: u64,
@@ -48,10 +51,13 @@ impl Histogram {
     #[inline]
     pub fn record(&mut self, value: u64) {
         let bucket = bucket_of(value);
-        if bucket >= self.counts.len() {
-            self.counts.resize(bucket + 1, 0);
+        match bucket.checked_sub(self.first).filter(|&i| i < self.counts.len()) {
+            Some(index) => self.counts[index] += 1,
+            None => {
+                self.widen_to(bucket);
+                self.counts[bucket - self.first] += 1;
+            }
         }
-        self.counts[bucket] += 1;
         if self.total == 0 || value < self.min {
             self.min = value;
         }
@@ -60,15 +66,30 @@ impl Histogram {
         self.sum += u128::from(value);
     }
 
+    /// Makes the stored span include `bucket`.
+    #[inline]
+    fn widen_to(&mut self, bucket: usize) {
+        if self.counts.is_empty() {
+            self.first = bucket;
+            self.counts.push(0);
+        } else if bucket < self.first {
+            let grow = self.first - bucket;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = bucket;
+        } else if bucket >= self.first + self.counts.len() {
+            self.counts.resize(bucket - self.first + 1, 0);
+        }
+    }
+
     /// Adds every value another histogram has counted.
     pub fn merge(&mut self, other: &Histogram) {
         if other.total == 0 {
             return;
         }
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
-        }
-        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+        self.widen_to(other.first);
+        self.widen_to(other.first + other.counts.len() - 1);
+        let offset = other.first - self.first;
+        for (mine, theirs) in self.counts[offset..].iter_mut().zip(&other.counts) {
             *mine += theirs;
         }
         self.min = if self.total == 0 { other.min } else { self.min.min(other.min) };
@@ -105,10 +126,10 @@ impl Histogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (bucket, &count) in self.counts.iter().enumerate() {
+        for (offset, &count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                let (low, high) = bucket_range(bucket);
+                let (low, high) = bucket_range(self.first + offset);
                 let midpoint = low + (high - low) / 2;
                 return Some(midpoint.clamp(self.min, self.max));
             }
