@@ -49,7 +49,14 @@ pub fn summary_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
         "time_to_first_ejection_s",
         "time_to_shift_s",
         "time_to_recover_slo_s",
+        "failback_s",
         "ejections",
+        "split_region",
+        "split_expected",
+        "split_observed",
+        "split_ci_low",
+        "split_ci_high",
+        "split_error",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -60,6 +67,7 @@ pub fn summary_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
             header.push(format!("backbone:{name}:mean_mbps"));
             header.push(format!("backbone:{name}:peak_mbps"));
             header.push(format!("backbone:{name}:drops"));
+            header.push(format!("backbone:{name}:peak_utilisation"));
         }
     }
     header.push("meshsim_version".into());
@@ -80,16 +88,25 @@ pub fn summary_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
             opt(s.time_to_first_ejection),
             opt(s.time_to_shift),
             opt(s.time_to_recover_slo),
+            opt(s.failback),
             s.ejections.to_string(),
         ];
+        match &s.split {
+            Some((region, expected, observed, low, high, error)) => {
+                row.push(region.clone());
+                row.extend([expected, observed, low, high, error].iter().map(|v| format!("{v:.6}")));
+            }
+            None => row.extend(std::iter::repeat_n(String::new(), 6)),
+        }
         for (z, v) in &keys {
             let fraction = s.shares.iter().find(|(sz, sv, _, _)| sz == z && sv == v).map_or(0.0, |(_, _, _, f)| *f);
             row.push(format!("{fraction:.6}"));
         }
-        for (_, _, mean, peak, drops) in &s.backbone {
+        for (_, _, mean, peak, drops, utilisation) in &s.backbone {
             row.push(format!("{mean:.6}"));
             row.push(format!("{peak:.6}"));
             row.push(drops.to_string());
+            row.push(format!("{utilisation:.6}"));
         }
         row.push(env!("CARGO_PKG_VERSION").into());
         out.write_record(&row).map_err(|e| e.to_string())?;
@@ -187,9 +204,26 @@ pub fn table(scenario: &Scenario, results: &[Replication]) -> String {
         for (zone, version, count, fraction) in &first.summary.shares {
             let _ = writeln!(t, "  {zone:<20} {version:<6} {count:>9} {:>7.2}%", fraction * 100.0);
         }
-        for (name, bytes, mean, peak, drops) in &first.summary.backbone {
-            let _ =
-                writeln!(t, "backbone {name}: {bytes} bytes, mean {mean:.3} Mbps, peak {peak:.3} Mbps, {drops} drops");
+        for (name, bytes, mean, peak, drops, utilisation) in &first.summary.backbone {
+            let _ = writeln!(
+                t,
+                "backbone {name}: {bytes} bytes, mean {mean:.3} Mbps, peak {peak:.3} Mbps ({:.1}% of the plan), {drops} drops",
+                utilisation * 100.0
+            );
+        }
+        if let Some((region, expected, observed, low, high, error)) = &first.summary.split {
+            let _ = writeln!(
+                t,
+                "split: {region} got {:.2}% (95% CI {:.2}-{:.2}%) against {:.2}% configured: error {:+.2} points",
+                observed * 100.0,
+                low * 100.0,
+                high * 100.0,
+                expected * 100.0,
+                error * 100.0
+            );
+        }
+        if let Some(failback) = first.summary.failback {
+            let _ = writeln!(t, "failback: {failback:.3} s after the fault ended");
         }
     }
     if results.len() >= 2 {
@@ -251,17 +285,18 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
             let backbone: Vec<String> = s
                 .backbone
                 .iter()
-                .map(|(l, bytes, mean, peak, drops)| {
+                .map(|(l, bytes, mean, peak, drops, utilisation)| {
                     format!(
-                        "{{\"link\":{},\"bytes\":{bytes},\"mean_mbps\":{},\"peak_mbps\":{},\"drops\":{drops}}}",
+                        "{{\"link\":{},\"bytes\":{bytes},\"mean_mbps\":{},\"peak_mbps\":{},\"drops\":{drops},\"peak_utilisation\":{}}}",
                         json_string(l),
                         json_number(Some(*mean)),
-                        json_number(Some(*peak))
+                        json_number(Some(*peak)),
+                        json_number(Some(*utilisation))
                     )
                 })
                 .collect();
             format!(
-                "{{\"seed\":{},\"requests\":{},\"failed\":{},\"unanswered\":{},\"error_rate\":{},\"markers\":{},\"latency_ms\":{{\"p50\":{},\"p95\":{},\"p99\":{}}},\"time_to_first_ejection_s\":{},\"time_to_shift_s\":{},\"time_to_recover_slo_s\":{},\"ejections\":{},\"shares\":[{}],\"backbone\":[{}]}}",
+                "{{\"seed\":{},\"requests\":{},\"failed\":{},\"unanswered\":{},\"error_rate\":{},\"markers\":{},\"latency_ms\":{{\"p50\":{},\"p95\":{},\"p99\":{}}},\"time_to_first_ejection_s\":{},\"time_to_shift_s\":{},\"time_to_recover_slo_s\":{},\"failback_s\":{},\"ejections\":{},\"shares\":[{}],\"backbone\":[{}]}}",
                 s.seed,
                 s.requests,
                 s.failed,
@@ -274,6 +309,7 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
                 json_number(s.time_to_first_ejection),
                 json_number(s.time_to_shift),
                 json_number(s.time_to_recover_slo),
+                json_number(s.failback),
                 s.ejections,
                 shares.join(","),
                 backbone.join(",")

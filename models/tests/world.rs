@@ -108,6 +108,7 @@ fn seed() -> MeshConfig {
             slo_success: 0.99,
             share_service: "reviews".into(),
             marker: "full stars".into(),
+            expected_share: None,
         },
     }
 }

@@ -602,4 +602,17 @@ pub struct MetricsDoc {
     /// Marker line counted (default "full stars").
     #[serde(default)]
     pub marker: Option<String>,
+    /// The configured share of a region, to report the split error against.
+    #[serde(default)]
+    pub expected_share: Option<ExpectedShareDoc>,
+}
+
+/// `metrics.expected_share`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedShareDoc {
+    /// The region.
+    pub region: String,
+    /// Its configured fraction of the share service's answers, e.g. 0.1.
+    pub share: f64,
 }

@@ -131,6 +131,19 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
             slo_success: file.metrics.slo.unwrap_or(0.99),
             share_service: file.metrics.share_service.clone().unwrap_or_else(|| "reviews".into()),
             marker: file.metrics.marker.clone().unwrap_or_else(|| "full stars".into()),
+            expected_share: match &file.metrics.expected_share {
+                None => None,
+                Some(e) => {
+                    known_region(&e.region, "metrics.expected_share.region")?;
+                    if !(0.0..=1.0).contains(&e.share) {
+                        return Err(fail(
+                            "metrics.expected_share.share",
+                            format!("{} is not a fraction in [0, 1]", e.share),
+                        ));
+                    }
+                    Some((e.region.clone(), e.share))
+                }
+            },
         },
     };
     if config.metrics.window == SimDuration::ZERO {

@@ -294,4 +294,7 @@ pub struct MetricsConfig {
     pub share_service: String,
     /// The page line counted per response (Bookinfo: "full stars").
     pub marker: String,
+    /// The share of the share service's answers a region is configured to get (e.g. 0.1 for a
+    /// 90/10 distribution), to report the split error against.
+    pub expected_share: Option<(String, f64)>,
 }

@@ -12,6 +12,8 @@
 //!   locality the fault hit;
 //! - *time to recover the SLO*: from the first fault's start to the end of the last window whose
 //!   success ratio was below the SLO;
+//! - *failback time*: from the first fault's end to the first successful answer from a pod it
+//!   hit;
 //! - backbone figures: bytes carried and messages dropped per link direction.
 
 use sim::stats::{Histogram, TimeSeries};
@@ -64,6 +66,8 @@ pub struct Metrics {
     pub ejections: u64,
     /// When the last attempt went to a pod in a locality a fault hit.
     pub last_attempt_to_faulted: Option<SimTime>,
+    /// When a pod the first fault hit first answered successfully after the fault ended.
+    pub first_answer_after_fault: Option<SimTime>,
     /// Bytes carried per backbone link direction.
     pub backbone_bytes: Vec<u64>,
     /// Messages dropped per backbone link direction.
@@ -84,6 +88,7 @@ impl Metrics {
             first_ejection: None,
             ejections: 0,
             last_attempt_to_faulted: None,
+            first_answer_after_fault: None,
             backbone_bytes: vec![0; links],
             backbone_drops: vec![0; links],
         }

@@ -28,12 +28,30 @@ pub struct RunSummary {
     pub time_to_shift: Option<f64>,
     /// From the first fault to the end of the last window below the SLO, seconds.
     pub time_to_recover_slo: Option<f64>,
+    /// From the end of the first fault to the first successful answer from a pod it hit, seconds.
+    pub failback: Option<f64>,
+    /// The expected region's observed share of the share service's answers, its Wilson 95 %
+    /// interval, and the error against the configured share: `(region, expected, observed,
+    /// low, high, error)`.
+    pub split: Option<(String, f64, f64, f64, f64, f64)>,
     /// Ejections by any proxy.
     pub ejections: u64,
     /// Share-service answers: `(zone, version, count, fraction)`.
     pub shares: Vec<(String, String, u64, f64)>,
-    /// Backbone link directions: `(name, bytes, mean Mbps, peak window Mbps, drops)`.
-    pub backbone: Vec<(String, u64, f64, f64, u64)>,
+    /// Backbone link directions: `(name, bytes, mean Mbps, peak window Mbps, drops,
+    /// utilisation of the purchased bandwidth at the peak)`.
+    pub backbone: Vec<(String, u64, f64, f64, u64, f64)>,
+}
+
+/// Wilson score interval (95 %) for `successes` of `n`.
+pub fn wilson_interval(successes: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, successes as f64 / n as f64, 1.959_963_984_540_054);
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// One time window's figures.
@@ -86,6 +104,10 @@ impl RunSummary {
                     m.backbone_bytes[l] as f64 * 8.0 / duration.as_secs_f64().max(1e-9) / 1e6,
                     peak as f64 * 8.0 / width / 1e6,
                     m.backbone_drops[l],
+                    match world.configured_bandwidth(l) {
+                        0 => f64::INFINITY,
+                        bps => peak as f64 * 8.0 / width / bps as f64,
+                    },
                 )
             })
             .collect();
@@ -101,6 +123,18 @@ impl RunSummary {
             time_to_first_ejection: fault.and_then(|f| seconds(f, m.first_ejection.filter(|&t| t >= f))),
             time_to_shift: fault.and_then(|f| seconds(f, m.last_attempt_to_faulted)),
             time_to_recover_slo: fault.and_then(|f| m.time_to_recover_slo(f, slo).map(|d| d.as_secs_f64())),
+            failback: world.fault_ended().and_then(|end| seconds(end, m.first_answer_after_fault)),
+            split: world.expected_share().map(|(region, expected)| {
+                let in_region: u64 = m
+                    .shares
+                    .iter()
+                    .filter(|(zone, _, _)| topology.regions[topology.zones[*zone].region] == region)
+                    .map(|(_, _, n)| n)
+                    .sum();
+                let observed = in_region as f64 / total_shares.max(1) as f64;
+                let (low, high) = wilson_interval(in_region, total_shares);
+                (region, expected, observed, low, high, observed - expected)
+            }),
             ejections: m.ejections,
             shares,
             backbone,

@@ -276,6 +276,9 @@ pub struct World {
     saved_links: Vec<Option<super::network::BackboneLink>>,
     closed_loop_sent: u64,
     fault_started: Option<SimTime>,
+    fault_ended: Option<SimTime>,
+    /// Index of the fault that started first.
+    first_fault: Option<usize>,
     metrics: Metrics,
 }
 
@@ -409,6 +412,8 @@ impl World {
             saved_links: vec![None; topology.links.len()],
             closed_loop_sent: 0,
             fault_started: None,
+            fault_ended: None,
+            first_fault: None,
             metrics: Metrics::new(config.metrics.window, topology.links.len()),
             topology,
             config: Rc::clone(&config),
@@ -484,6 +489,21 @@ impl World {
     /// When the first fault started, if one has.
     pub fn fault_started(&self) -> Option<SimTime> {
         self.fault_started
+    }
+
+    /// The purchased bandwidth of backbone link direction `link` as configured (bits/s).
+    pub fn configured_bandwidth(&self, link: usize) -> u64 {
+        self.config.network.backbone[link / 2].bandwidth_bps
+    }
+
+    /// The region and share the scenario expects the share service's answers to split by.
+    pub fn expected_share(&self) -> Option<(String, f64)> {
+        self.config.metrics.expected_share.clone()
+    }
+
+    /// When the first fault ended, if it has.
+    pub fn fault_ended(&self) -> Option<SimTime> {
+        self.fault_ended
     }
 
     /// User requests still unanswered.
@@ -992,6 +1012,9 @@ impl World {
         }
         let info = &self.topology.pods[pod];
         let service = &self.config.app.services[info.service];
+        if status < 500 && self.pods[pod].faulted && self.fault_ended.is_some() {
+            self.metrics.first_answer_after_fault.get_or_insert(now);
+        }
         if service.name == self.config.metrics.share_service && status < 500 {
             self.metrics.share(now, info.zone, &service.versions[info.version].name);
         }
@@ -1149,8 +1172,12 @@ impl World {
 
     fn fault(&mut self, index: usize, starting: bool, s: &mut Scheduler<Event>) {
         let fault = self.config.faults[index].clone();
+        if !starting && self.first_fault == Some(index) {
+            self.fault_ended = Some(s.now());
+        }
         if starting && self.fault_started.is_none() {
             self.fault_started = Some(s.now());
+            self.first_fault = Some(index);
             for p in self.target_pods(&fault.target) {
                 self.pods[p].faulted = true;
             }
