@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use sim::stats::{ConfidenceInterval, RunningStats};
 
+use models::mesh::config::{Fault, FaultKind, FaultTarget};
+
+use crate::plot;
 use crate::run::Replication;
 use crate::scenario::Scenario;
 
@@ -164,6 +167,29 @@ pub fn write_outputs(
         let path = dir.join(name);
         write_atomically(&path, &bytes)?;
         written.push(path);
+    }
+    if let Some(first) = results.first() {
+        let faults: Vec<(f64, Option<f64>, String)> = scenario
+            .config
+            .faults
+            .iter()
+            .map(|f| (f.start.as_secs_f64(), f.end.map(|e| e.as_secs_f64()), fault_label(f)))
+            .collect();
+        let plots = dir.join("plots");
+        std::fs::create_dir_all(&plots).map_err(|e| format!("{}: cannot create: {e}", plots.display()))?;
+        plot::write_timeline(
+            &plots,
+            &plot::Timeline {
+                title: &scenario.name,
+                share_service: &scenario.config.metrics.share_service,
+                zones,
+                windows: &first.windows,
+                window_seconds: scenario.config.metrics.window.as_secs_f64(),
+                faults: &faults,
+            },
+        )?;
+        written.push(plots.join("timeline.png"));
+        written.push(plots.join("timeline.svg"));
     }
     Ok(written)
 }
@@ -324,4 +350,29 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
         warnings.join(","),
         replications.join(",")
     )
+}
+
+/// A short label for a fault on the timeline, e.g. `reviews v1 @ ack-hangzhou: scale to 0`.
+fn fault_label(fault: &Fault) -> String {
+    let target = match &fault.target {
+        FaultTarget::Deployment { cluster, service, version } => format!("{service} {version} @ {cluster}"),
+        FaultTarget::Pod { cluster, service, version, index } => format!("{service} {version} #{index} @ {cluster}"),
+        FaultTarget::Zone(z) => z.clone(),
+        FaultTarget::Region(r) => r.clone(),
+        FaultTarget::Backbone(a, b) => format!("{a} <-> {b}"),
+        FaultTarget::ControlPlane => "istiod".into(),
+    };
+    let action = match &fault.kind {
+        FaultKind::Respond(status) => format!("{status}s"),
+        FaultKind::Refuse => "refuses".into(),
+        FaultKind::Hang => "hangs".into(),
+        FaultKind::Slow(d) => format!("+{d}"),
+        FaultKind::FailFraction(f, status) => format!("{:.0}% {status}s", f * 100.0),
+        FaultKind::ScaleTo(n) => format!("scale to {n}"),
+        FaultKind::Outage => "outage".into(),
+        FaultKind::Cut => "cut".into(),
+        FaultKind::Degrade { .. } => "degraded".into(),
+        FaultKind::Unreachable => "unreachable".into(),
+    };
+    format!("{target}: {action}")
 }
