@@ -361,6 +361,7 @@ fn fault_label(fault: &Fault) -> String {
         FaultTarget::Region(r) => r.clone(),
         FaultTarget::Backbone(a, b) => format!("{a} <-> {b}"),
         FaultTarget::ControlPlane => "istiod".into(),
+        FaultTarget::SecurityGroupRule { from, to } => format!("{from} -> {to} rule"),
     };
     let action = match &fault.kind {
         FaultKind::Respond(status) => format!("{status}s"),
@@ -373,6 +374,7 @@ fn fault_label(fault: &Fault) -> String {
         FaultKind::Cut => "cut".into(),
         FaultKind::Degrade { .. } => "degraded".into(),
         FaultKind::Unreachable => "unreachable".into(),
+        FaultKind::RuleRemoved => "removed".into(),
     };
     format!("{target}: {action}")
 }

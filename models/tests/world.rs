@@ -238,3 +238,31 @@ fn a_503_pod_that_keeps_its_endpoint_is_never_ejected_at_ten_percent() {
     assert_eq!(m.ejections, 1);
     assert_eq!(m.markers, 2 * 49);
 }
+
+#[test]
+fn a_removed_security_group_rule_turns_cross_region_calls_into_connect_timeouts() {
+    // All reviews traffic crosses to shanghai (hangzhou's scaled to 0). With the rule letting
+    // hangzhou's pods into shanghai removed, every new connection (one per request here) waits
+    // the 10 s connect timeout, the retries wait again, and the page comes back without reviews.
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    keep_productpage_local(&mut config);
+    config.duration = SimDuration::from_secs(120);
+    config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(3) };
+    for (target, kind) in [
+        (
+            FaultTarget::Deployment { cluster: "ack-hangzhou".into(), service: "reviews".into(), version: "v1".into() },
+            FaultKind::ScaleTo(0),
+        ),
+        (
+            FaultTarget::SecurityGroupRule { from: "ack-hangzhou".into(), to: "ack-shanghai".into() },
+            FaultKind::RuleRemoved,
+        ),
+    ] {
+        config.faults.push(Fault { start: SimDuration::ZERO, end: None, target, kind });
+    }
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!((m.answered, m.failed, m.markers), (3, 0, 0));
+    assert!(m.latency.quantile(0.5).unwrap() >= 10_000_000_000, "each page waited at least one connect timeout");
+}

@@ -504,6 +504,8 @@ pub enum TargetDoc {
     Region(String),
     /// A backbone connection.
     Backbone([String; 2]),
+    /// A security-group rule letting one cluster reach another.
+    SecurityGroupRule(SecurityGroupRuleDoc),
     /// istiod.
     ControlPlane,
 }
@@ -558,6 +560,18 @@ pub enum ActionDoc {
     Degrade(DegradeDoc),
     /// Control plane unreachable.
     Unreachable,
+    /// Security-group rule removed.
+    RuleRemoved,
+}
+
+/// `{security_group_rule: {from, to}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupRuleDoc {
+    /// Source cluster.
+    pub from: String,
+    /// Destination cluster.
+    pub to: String,
 }
 
 /// `fail_fraction`.

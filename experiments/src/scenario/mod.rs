@@ -535,6 +535,9 @@ fn fault(doc: &FaultDoc) -> Result<Fault, String> {
         TargetDoc::Region(r) => FaultTarget::Region(r.clone()),
         TargetDoc::Backbone([a, b]) => FaultTarget::Backbone(a.clone(), b.clone()),
         TargetDoc::ControlPlane => FaultTarget::ControlPlane,
+        TargetDoc::SecurityGroupRule(rule) => {
+            FaultTarget::SecurityGroupRule { from: rule.from.clone(), to: rule.to.clone() }
+        }
     };
     let pods = matches!(target, FaultTarget::Deployment { .. } | FaultTarget::Pod { .. });
     let kind = match &doc.action {
@@ -555,6 +558,7 @@ fn fault(doc: &FaultDoc) -> Result<Fault, String> {
             bandwidth_bps: d.bandwidth.map(|b| b.0),
         },
         ActionDoc::Unreachable => FaultKind::Unreachable,
+        ActionDoc::RuleRemoved => FaultKind::RuleRemoved,
     };
     let fits = match &kind {
         FaultKind::Respond(_)
@@ -566,6 +570,7 @@ fn fault(doc: &FaultDoc) -> Result<Fault, String> {
         FaultKind::Outage => matches!(target, FaultTarget::Zone(_) | FaultTarget::Region(_)),
         FaultKind::Cut | FaultKind::Degrade { .. } => matches!(target, FaultTarget::Backbone(..)),
         FaultKind::Unreachable => matches!(target, FaultTarget::ControlPlane),
+        FaultKind::RuleRemoved => matches!(target, FaultTarget::SecurityGroupRule { .. }),
     };
     if !fits {
         return Err(format!("action {:?} does not apply to target {target:?}", doc.action_name()));
@@ -586,6 +591,7 @@ impl FaultDoc {
             ActionDoc::Cut => "cut",
             ActionDoc::Degrade(_) => "degrade",
             ActionDoc::Unreachable => "unreachable",
+            ActionDoc::RuleRemoved => "rule_removed",
         }
     }
 }

@@ -246,6 +246,13 @@ pub enum FaultTarget {
     Region(String),
     /// The backbone connection between two regions.
     Backbone(String, String),
+    /// The security-group rule letting cluster `from` reach cluster `to`.
+    SecurityGroupRule {
+        /// Source cluster.
+        from: String,
+        /// Destination cluster (whose security group holds the rule).
+        to: String,
+    },
     /// istiod itself (unreachable from every cluster).
     ControlPlane,
 }
@@ -281,6 +288,8 @@ pub enum FaultKind {
     },
     /// The control plane cannot reach any cluster: proxies keep their last endpoints.
     Unreachable,
+    /// The security-group rule is removed: new connections from the source time out.
+    RuleRemoved,
 }
 
 /// Metric settings.

@@ -292,6 +292,19 @@ impl Topology {
         self.blocked.contains(&(from, to))
     }
 
+    /// Blocks (a rule removed) or unblocks traffic from cluster `from` to cluster `to`.
+    pub fn set_blocked(&mut self, from: usize, to: usize, blocked: bool) {
+        self.blocked.retain(|&pair| pair != (from, to));
+        if blocked {
+            self.blocked.push((from, to));
+        }
+    }
+
+    /// The index of the cluster called `name`.
+    pub fn cluster_index(&self, name: &str) -> Option<usize> {
+        self.clusters.iter().position(|(c, _)| c == name)
+    }
+
     /// The link directions between two regions (both ways), for faults.
     pub fn links_between(&self, a: usize, b: usize) -> Vec<usize> {
         [(a, b), (b, a)].iter().filter_map(|k| self.link_of.get(k).copied()).collect()

@@ -472,6 +472,9 @@ impl World {
                 matches!((index(a), index(b)), (Some(a), Some(b)) if !self.topology.links_between(a, b).is_empty())
             }
             FaultTarget::ControlPlane => true,
+            FaultTarget::SecurityGroupRule { from, to } => {
+                self.topology.cluster_index(from).is_some() && self.topology.cluster_index(to).is_some()
+            }
         };
         if ok { Ok(()) } else { Err(config_error(path, format!("{target:?} matches nothing in the topology"))) }
     }
@@ -1151,7 +1154,7 @@ impl World {
                 FaultTarget::Region(r) => {
                     self.topology.regions[self.topology.zones[self.topology.pods[p].zone].region] == *r
                 }
-                FaultTarget::Backbone(..) | FaultTarget::ControlPlane => false,
+                FaultTarget::Backbone(..) | FaultTarget::ControlPlane | FaultTarget::SecurityGroupRule { .. } => false,
             })
             .collect()
     }
@@ -1235,6 +1238,13 @@ impl World {
                     // Reconnected: istiod resyncs and pushes what it missed.
                     s.schedule_in(SimDuration::ZERO, Event::IstiodSync);
                     self.push(s);
+                }
+            }
+            FaultKind::RuleRemoved => {
+                let FaultTarget::SecurityGroupRule { from, to } = &fault.target else { return };
+                let (from, to) = (self.topology.cluster_index(from), self.topology.cluster_index(to));
+                if let (Some(from), Some(to)) = (from, to) {
+                    self.topology.set_blocked(from, to, starting);
                 }
             }
             FaultKind::Unreachable => {
