@@ -11,9 +11,10 @@
 //! next. istiod watches pods, debounces, and pushes endpoint sets to every proxy it can reach.
 //!
 //! Modelling choices: readiness probes fail for pods that refuse or hang (they leave EDS after
-//! probe period × failure threshold), not for pods answering errors or slowly; a request or answer
-//! lost on the backbone is never re-sent (the call waits for a timeout, as a black-holed
-//! connection would); handshake messages take the typical link latency without queueing behind
+//! probe period × failure threshold), not for pods answering errors or slowly; a request or
+//! answer dropped by a full backbone buffer or by loss resets its connection after a TCP
+//! retransmission timeout (the caller sees a reset), while one sent into a dead zone or a cut link
+//! vanishes (the call waits for a timeout, as a black-holed connection would); handshake messages take the typical link latency without queueing behind
 //! payload; a deleted pod refuses new connections while its endpoint is still in a proxy's EDS.
 
 use std::collections::VecDeque;
@@ -40,8 +41,22 @@ use crate::istio::retry::route_policy;
 
 /// Bytes of a handshake message (SYN, TLS records), for the loss and cut checks.
 const HANDSHAKE_BYTES: u64 = 200;
+/// How long a connection takes to notice that a payload was dropped and give up on it (Linux's
+/// initial TCP retransmission timeout): the caller then sees a reset.
+const RETRANSMISSION_TIMEOUT: SimDuration = SimDuration::from_secs(1);
 /// Time istiod takes to compute and send a push once it decides to push.
 const PUSH_PROCESSING: SimDuration = SimDuration::from_millis(5);
+
+/// What became of a message sent across the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// It arrives then.
+    At(SimTime),
+    /// A full buffer or loss dropped it: the connection resets after a retransmission timeout.
+    Dropped,
+    /// It went into a black hole (a dead zone, a cut link): nothing ever comes back.
+    Vanishes,
+}
 
 /// What can happen in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -608,22 +623,26 @@ impl World {
     }
 
     /// A message from zone `from` to zone `to` sent now: when it arrives, or `None` if lost.
-    fn transmit(&mut self, from: usize, to: usize, bytes: u64, now: SimTime) -> Option<SimTime> {
+    fn transmit(&mut self, from: usize, to: usize, bytes: u64, now: SimTime) -> Delivery {
         if self.down_zones[from] || self.down_zones[to] {
-            return None;
+            return Delivery::Vanishes;
         }
-        match self.topology.path(from, to)? {
-            Path::Local(d) => Some(now + d),
-            Path::Backbone(link) => match self.topology.links[link].send(now, bytes, &mut self.streams.network) {
-                Transit::Arrives(t) => {
-                    self.metrics.backbone(now, link, bytes, false);
-                    Some(t)
+        match self.topology.path(from, to) {
+            None => Delivery::Vanishes,
+            Some(Path::Local(d)) => Delivery::At(now + d),
+            Some(Path::Backbone(link)) => {
+                let up = self.topology.links[link].is_up();
+                match self.topology.links[link].send(now, bytes, &mut self.streams.network) {
+                    Transit::Arrives(t) => {
+                        self.metrics.backbone(now, link, bytes, false);
+                        Delivery::At(t)
+                    }
+                    Transit::Dropped => {
+                        self.metrics.backbone(now, link, bytes, true);
+                        if up { Delivery::Dropped } else { Delivery::Vanishes }
+                    }
                 }
-                Transit::Dropped => {
-                    self.metrics.backbone(now, link, bytes, true);
-                    None
-                }
-            },
+            }
         }
     }
 
@@ -773,7 +792,7 @@ impl World {
             // SYN: lost, or no one home → connect timeout; refused → RST after a round trip.
             let blocked = self.topology.is_blocked(self.proxies[call.proxy].cluster, self.topology.pods[pod].cluster);
             let reachable = !blocked
-                && self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now).is_some()
+                && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_))
                 && self.pods[pod].exists;
             let refuses = !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse;
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
@@ -791,8 +810,14 @@ impl World {
         } else {
             now
         };
-        if let Some(arrival) = self.transmit(proxy_zone, pod_zone, request_bytes, send_at) {
-            s.schedule_at(arrival, Event::RequestArrives(index, generation));
+        match self.transmit(proxy_zone, pod_zone, request_bytes, send_at) {
+            Delivery::At(arrival) => {
+                s.schedule_at(arrival, Event::RequestArrives(index, generation));
+            }
+            Delivery::Dropped => {
+                s.schedule_at(send_at + RETRANSMISSION_TIMEOUT, Event::Reset(index, generation));
+            }
+            Delivery::Vanishes => {}
         }
     }
 
@@ -1028,8 +1053,14 @@ impl World {
         if self.pods[pod].down {
             return;
         }
-        if let Some(arrival) = self.transmit(from, to, response_bytes, now) {
-            s.schedule_at(arrival, Event::Answer(index, generation, status, markers));
+        match self.transmit(from, to, response_bytes, now) {
+            Delivery::At(arrival) => {
+                s.schedule_at(arrival, Event::Answer(index, generation, status, markers));
+            }
+            Delivery::Dropped => {
+                s.schedule_in(RETRANSMISSION_TIMEOUT, Event::Reset(index, generation));
+            }
+            Delivery::Vanishes => {}
         }
     }
 
