@@ -104,6 +104,7 @@ fn references_to_nothing_name_the_field_path() {
     );
     let err = stderr(&output);
     assert!(err.contains("clusters[ack-shanghai].deployments[2].zone") && err.contains("unknown zone"), "{err}");
+    assert!(err.contains("line 77 column 47"), "the line of the bad zone: {err}");
     let (output, _) = run_edited(
         "fault",
         "deployment: {cluster: ack-hangzhou, service: reviews, version: v1}",
@@ -111,6 +112,7 @@ fn references_to_nothing_name_the_field_path() {
     );
     let err = stderr(&output);
     assert!(err.contains("faults[0].target") && err.contains("matches nothing"), "{err}");
+    assert!(err.contains("line "), "{err}");
 }
 
 #[test]

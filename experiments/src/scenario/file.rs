@@ -4,6 +4,7 @@
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+use serde_saphyr::Spanned;
 
 use super::istio::LocalityLbSettingDoc;
 use super::units::{Bandwidth, Duration};
@@ -184,7 +185,7 @@ pub struct ClusterDoc {
     /// Cluster name.
     pub name: String,
     /// Its region.
-    pub region: String,
+    pub region: Spanned<String>,
     /// Its VPC.
     #[serde(default)]
     pub vpc: Option<String>,
@@ -210,11 +211,11 @@ pub struct ClusterDoc {
 #[serde(deny_unknown_fields)]
 pub struct DeploymentDoc {
     /// Service.
-    pub service: String,
+    pub service: Spanned<String>,
     /// Version label.
-    pub version: String,
+    pub version: Spanned<String>,
     /// Zone of its pods (nodes' `topology.kubernetes.io/zone`).
-    pub zone: String,
+    pub zone: Spanned<String>,
     /// Pods.
     pub replicas: u32,
     /// Requests a pod serves at once (default 16).
@@ -229,7 +230,7 @@ pub struct GatewayDoc {
     /// Gateway name.
     pub name: String,
     /// Zone of its replicas.
-    pub zone: String,
+    pub zone: Spanned<String>,
     /// Replicas (default 1).
     #[serde(default)]
     pub replicas: Option<u32>,
@@ -240,7 +241,7 @@ pub struct GatewayDoc {
 #[serde(deny_unknown_fields)]
 pub struct ControlPlaneDoc {
     /// Region istiod runs in.
-    pub region: String,
+    pub region: Spanned<String>,
     /// PILOT_DEBOUNCE_AFTER (default 100ms).
     #[serde(default)]
     pub debounce_after: Option<Duration>,
@@ -412,10 +413,10 @@ pub struct DistributionDoc {
 #[serde(deny_unknown_fields)]
 pub struct WorkloadDoc {
     /// Gateway users reach.
-    pub gateway: String,
+    pub gateway: Spanned<String>,
     /// Service behind it (default productpage).
     #[serde(default)]
-    pub entry_service: Option<String>,
+    pub entry_service: Option<Spanned<String>>,
     /// When the first request is sent (default 0s).
     #[serde(default)]
     pub start: Option<Duration>,
@@ -485,7 +486,7 @@ pub struct FaultDoc {
     #[serde(default)]
     pub until: Option<Duration>,
     /// What it hits.
-    pub target: TargetDoc,
+    pub target: Spanned<TargetDoc>,
     /// What it does.
     pub action: ActionDoc,
 }

@@ -1,6 +1,6 @@
 //! Scenario files: reading them, checking every reference, and turning them into the model's
-//! [`MeshConfig`]. Errors name the file, and either the line and column (syntax, unknown fields,
-//! bad units) or the field path (references to things that do not exist).
+//! [`MeshConfig`]. Errors name the file and the line and column (syntax, unknown fields, bad
+//! units, references to things that do not exist, with the field path for the latter).
 
 pub mod file;
 pub mod istio;
@@ -16,7 +16,9 @@ use models::istio::cluster::MeshSettings;
 use models::istio::version::IstioVersion;
 use models::mesh::app::{App, Call, Delay, OnFailure, Service, Version};
 use models::mesh::config::*;
-use sim::SimDuration;
+use models::mesh::world::{BuildError, World};
+use serde_saphyr::Location;
+use sim::{SimDuration, Simulation};
 
 use file::*;
 
@@ -86,14 +88,14 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
             .iter()
             .map(|c| KubeCluster {
                 name: c.name.clone(),
-                region: c.region.clone(),
+                region: c.region.value.clone(),
                 deployments: c
                     .deployments
                     .iter()
                     .map(|d| Deployment {
-                        service: d.service.clone(),
-                        version: d.version.clone(),
-                        zone: d.zone.clone(),
+                        service: d.service.value.clone(),
+                        version: d.version.value.clone(),
+                        zone: d.zone.value.clone(),
                         replicas: d.replicas,
                         concurrency: d.concurrency.unwrap_or(16),
                     })
@@ -101,15 +103,19 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
                 gateways: c
                     .gateways
                     .iter()
-                    .map(|g| Gateway { name: g.name.clone(), zone: g.zone.clone(), replicas: g.replicas.unwrap_or(1) })
+                    .map(|g| Gateway {
+                        name: g.name.clone(),
+                        zone: g.zone.value.clone(),
+                        replicas: g.replicas.unwrap_or(1),
+                    })
                     .collect(),
             })
             .collect(),
         control_plane: {
             let cp = &file.control_plane;
-            known_region(&cp.region, "control_plane.region")?;
+            known_region(&cp.region.value, "control_plane.region")?;
             ControlPlaneConfig {
-                region: cp.region.clone(),
+                region: cp.region.value.clone(),
                 debounce_after: cp.debounce_after.map_or(SimDuration::from_millis(100), |d| d.0),
                 debounce_max: cp.debounce_max.map_or(SimDuration::from_secs(10), |d| d.0),
                 watch_delay: cp.watch_delay.map_or(SimDuration::from_millis(50), |d| d.0),
@@ -149,6 +155,19 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     if config.metrics.window == SimDuration::ZERO {
         return Err(fail("metrics.window", "must be longer than zero".into()));
     }
+    // Build the world once: every reference is checked there, and a bad one is reported with
+    // the line of the field it came from.
+    if let Err(error) = Simulation::try_new_with(|s| World::build(config.clone(), s)) {
+        return Err(match error {
+            BuildError::Config(e) => match locations(&file).into_iter().find(|(path, _)| *path == e.path) {
+                Some((_, at)) => {
+                    format!("{source}: line {} column {}: {}: {}", at.line(), at.column(), e.path, e.message)
+                }
+                None => fail(&e.path, e.message),
+            },
+            BuildError::Istio(e) => format!("{source}: istio: {e}"),
+        });
+    }
     Ok(Scenario {
         name: file.name.clone(),
         description: file.description.clone().unwrap_or_default(),
@@ -156,6 +175,34 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
         warnings,
         text: text.to_owned(),
     })
+}
+
+/// Where each field that refers to something else was written, by the field path the model
+/// reports problems with.
+fn locations(file: &ScenarioFile) -> Vec<(String, Location)> {
+    let mut found = vec![
+        ("control_plane.region".to_string(), file.control_plane.region.referenced),
+        ("workload.gateway".to_string(), file.workload.gateway.referenced),
+    ];
+    if let Some(entry) = &file.workload.entry_service {
+        found.push(("workload.entry_service".to_string(), entry.referenced));
+    }
+    for c in &file.clusters {
+        found.push((format!("clusters[{}].region", c.name), c.region.referenced));
+        for (d, deployment) in c.deployments.iter().enumerate() {
+            let base = format!("clusters[{}].deployments[{d}]", c.name);
+            found.push((format!("{base}.zone"), deployment.zone.referenced));
+            found.push((format!("{base}.service"), deployment.service.referenced));
+            found.push((format!("{base}.version"), deployment.version.referenced));
+        }
+        for (g, gateway) in c.gateways.iter().enumerate() {
+            found.push((format!("clusters[{}].gateways[{g}].zone", c.name), gateway.zone.referenced));
+        }
+    }
+    for (i, fault) in file.faults.iter().enumerate() {
+        found.push((format!("faults[{i}].target"), fault.target.referenced));
+    }
+    found
 }
 
 /// VPCs, vSwitches and transit routers: regions exist, vSwitches sit inside their VPC.
@@ -209,10 +256,10 @@ fn check_vpcs(
         if let Some(name) = &cluster.vpc {
             let found = vpc(name)
                 .ok_or_else(|| fail(&format!("clusters[{}].vpc", cluster.name), format!("unknown VPC {name:?}")))?;
-            if found.region != cluster.region {
+            if found.region != cluster.region.value {
                 return Err(fail(
                     &format!("clusters[{}].vpc", cluster.name),
-                    format!("VPC {name:?} is in {}, the cluster in {}", found.region, cluster.region),
+                    format!("VPC {name:?} is in {}, the cluster in {}", found.region, cluster.region.value),
                 ));
             }
         }
@@ -296,14 +343,14 @@ fn check_joinable(
     fail: &impl Fn(&str, String) -> String,
     warnings: &mut Vec<String>,
 ) -> Result<(), String> {
-    let cp = &file.control_plane.region;
+    let cp = &file.control_plane.region.value;
     for cluster in &file.clusters {
-        if &cluster.region == cp {
+        if &cluster.region.value == cp {
             continue;
         }
         let link = backbone.iter().find(|b| {
-            (&b.regions.0 == cp && b.regions.1 == cluster.region)
-                || (&b.regions.1 == cp && b.regions.0 == cluster.region)
+            (&b.regions.0 == cp && b.regions.1 == cluster.region.value)
+                || (&b.regions.1 == cp && b.regions.0 == cluster.region.value)
         });
         match link {
             None | Some(BackboneConfig { bandwidth_bps: 0, .. }) => {
@@ -311,7 +358,7 @@ fn check_joinable(
                     &format!("clusters[{}]", cluster.name),
                     format!(
                         "cannot join the mesh: the control plane in {cp} cannot reach {} without inter-region bandwidth; add a cen.connections entry between them with a bandwidth plan",
-                        cluster.region
+                        cluster.region.value
                     ),
                 ));
             }
@@ -508,8 +555,8 @@ fn workload(doc: &WorkloadDoc) -> Result<Workload, String> {
         },
     };
     Ok(Workload {
-        gateway: doc.gateway.clone(),
-        entry_service: doc.entry_service.clone().unwrap_or_else(|| "productpage".into()),
+        gateway: doc.gateway.value.clone(),
+        entry_service: doc.entry_service.as_ref().map_or_else(|| "productpage".into(), |s| s.value.clone()),
         start: doc.start.map_or(SimDuration::ZERO, |d| d.0),
         arrivals,
     })
@@ -519,7 +566,7 @@ fn fault(doc: &FaultDoc) -> Result<Fault, String> {
     if doc.until.is_some_and(|end| end <= doc.at) {
         return Err("until must come after at".into());
     }
-    let target = match &doc.target {
+    let target = match &doc.target.value {
         TargetDoc::Deployment(d) => FaultTarget::Deployment {
             cluster: d.cluster.clone(),
             service: d.service.clone(),
