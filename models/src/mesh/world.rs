@@ -35,7 +35,7 @@ use crate::envoy::host_set::{EdsHealth, EndpointId};
 use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
-use crate::istio::cluster::{TranslateError, build};
+use crate::istio::cluster::{ProxyCluster, TranslateError, build};
 use crate::istio::locality::{Client, ServiceEndpoint};
 use crate::istio::retry::route_policy;
 
@@ -557,6 +557,21 @@ impl World {
             .collect()
     }
 
+    /// What istiod sends `client` about `service` (or one subset of it) when it knows the
+    /// endpoints in `view`.
+    fn translate(
+        &self,
+        client: &Client,
+        service: usize,
+        subset: Option<&str>,
+        view: &[Vec<usize>],
+    ) -> Result<ProxyCluster, TranslateError> {
+        let name = &self.config.app.services[service].name;
+        let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
+        let endpoints = self.service_endpoints(view, service);
+        build(&self.config.istio.mesh, client, self.config.istio.proxy_concurrency, rule, subset, &endpoints)
+    }
+
     fn client(&self, zone: usize) -> Client {
         Client { locality: self.topology.zones[zone].locality.clone(), labels: Default::default() }
     }
@@ -579,19 +594,10 @@ impl World {
             if !proxy.routes[service].is_empty() {
                 continue;
             }
-            let name = &self.config.app.services[service].name;
-            let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
-            let endpoints = self.service_endpoints(&self.istiod_view, service);
             for subset in self.routes[service].subsets.clone() {
-                let built = build(
-                    &self.config.istio.mesh,
-                    &client,
-                    self.config.istio.proxy_concurrency,
-                    rule,
-                    subset.as_deref(),
-                    &endpoints,
-                )
-                .map_err(BuildError::Istio)?;
+                let built = self
+                    .translate(&client, service, subset.as_deref(), &self.istiod_view)
+                    .map_err(BuildError::Istio)?;
                 let cluster = UpstreamCluster::new(
                     built.settings,
                     &built.assignment.assignment,
@@ -1143,18 +1149,9 @@ impl World {
                 let u = &self.proxies[proxy].upstreams[upstream];
                 (u.service, u.subset.clone())
             };
-            let name = &self.config.app.services[service].name;
-            let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
-            let endpoints = self.service_endpoints(&view, service);
-            let built = build(
-                &self.config.istio.mesh,
-                &client,
-                self.config.istio.proxy_concurrency,
-                rule,
-                subset.as_deref(),
-                &endpoints,
-            )
-            .expect("the same translation succeeded at build time");
+            let built = self
+                .translate(&client, service, subset.as_deref(), &view)
+                .expect("the same translation succeeded at build time");
             self.proxies[proxy].upstreams[upstream].cluster.update_assignment(
                 &built.assignment.assignment,
                 s.now(),
