@@ -116,6 +116,15 @@ fn references_to_nothing_name_the_field_path() {
 }
 
 #[test]
+fn a_region_without_zones_is_refused_not_a_crash() {
+    let (output, out) = run_edited("nozones", "zones: [cn-shanghai-b]", "zones: []");
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("cn-shanghai") && !err.contains("panicked"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
 fn a_cluster_without_inter_region_bandwidth_cannot_join() {
     // The seed document's FAQ.
     let (output, _) = run_edited("join", "bandwidth: 100Mbps", "bandwidth: none");

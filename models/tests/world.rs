@@ -266,3 +266,12 @@ fn a_removed_security_group_rule_turns_cross_region_calls_into_connect_timeouts(
     assert_eq!((m.answered, m.failed, m.markers), (3, 0, 0));
     assert!(m.latency.quantile(0.5).unwrap() >= 10_000_000_000, "each page waited at least one connect timeout");
 }
+
+#[test]
+fn a_region_without_zones_is_a_configuration_error() {
+    let mut config = seed();
+    config.regions[1].zones.clear();
+    let result = Simulation::<World>::try_new_with(|s| World::build(config, s));
+    let Err(error) = result else { panic!("a region without zones must be refused") };
+    assert!(error.to_string().contains("regions[cn-shanghai].zones: a region needs at least one zone"), "{error}");
+}

@@ -133,6 +133,12 @@ impl Topology {
         let regions: Vec<String> = config.regions.iter().map(|r| r.name.clone()).collect();
         let mut zones = Vec::new();
         for (r, region) in config.regions.iter().enumerate() {
+            if regions[..r].contains(&region.name) {
+                return Err(error(format!("regions[{}]", region.name), "the region is listed twice"));
+            }
+            if region.zones.is_empty() {
+                return Err(error(format!("regions[{}].zones", region.name), "a region needs at least one zone"));
+            }
             for zone in &region.zones {
                 if zones.iter().any(|z: &Zone| &z.name == zone) {
                     return Err(error(
