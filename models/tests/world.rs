@@ -275,3 +275,50 @@ fn a_region_without_zones_is_a_configuration_error() {
     let Err(error) = result else { panic!("a region without zones must be refused") };
     assert!(error.to_string().contains("regions[cn-shanghai].zones: a region needs at least one zone"), "{error}");
 }
+
+#[test]
+fn with_the_control_plane_cut_off_proxies_keep_stale_endpoints() {
+    // istiod unreachable from 0 s; hangzhou's reviews scaled to 0 at 1 s. The proxies never hear
+    // of it: they keep sending to the deleted pod, whose connections are refused, until outlier
+    // detection (maxEjectionPercent 100) ejects it. With istiod reachable the endpoint simply
+    // leaves EDS and nothing is ejected (seed_failover_serves_every_request_from_shanghai_v2).
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    keep_productpage_local(&mut config);
+    let rule = config.istio.destination_rules[0].traffic_policy.as_mut().unwrap();
+    rule.outlier_detection.as_mut().unwrap().max_ejection_percent = 100;
+    config.faults.push(Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::ControlPlane,
+        kind: FaultKind::Unreachable,
+    });
+    config.faults.push(Fault {
+        start: SimDuration::from_secs(1),
+        end: None,
+        target: FaultTarget::Deployment {
+            cluster: "ack-hangzhou".into(),
+            service: "reviews".into(),
+            version: "v1".into(),
+        },
+        kind: FaultKind::ScaleTo(0),
+    });
+    let world = run(config);
+    let m = world.metrics();
+    assert!(m.ejections >= 1, "the stale endpoint had to be ejected");
+    assert_eq!(m.markers, 20, "after the ejection every page comes from shanghai's v2");
+}
+
+#[test]
+fn stepped_arrivals_follow_their_rates() {
+    let mut config = seed();
+    config.duration = SimDuration::from_secs(20);
+    config.workload.start = SimDuration::ZERO;
+    config.workload.arrivals =
+        Arrivals::Steps { steps: vec![(SimDuration::ZERO, 0.0), (SimDuration::from_secs(10), 200.0)] };
+    let world = run(config);
+    let sent = world.metrics().sent;
+    // 200/s for 10 s: Poisson, sd ≈ 45.
+    assert!((1850..2150).contains(&sent), "{sent} requests");
+    assert!(world.metrics().windows.iter().take(10).all(|(_, w)| w.requests == 0));
+}

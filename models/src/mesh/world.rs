@@ -61,7 +61,7 @@ enum Delivery {
 /// What can happen in the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The next open-loop user request arrives.
+    /// An open-loop user request arrives.
     Arrival,
     /// A closed-loop user sends its next request.
     UserSends(u32),
@@ -469,9 +469,7 @@ impl World {
                     scheduler.schedule_at(start, Event::UserSends(user));
                 }
             }
-            _ => {
-                scheduler.schedule_at(start, Event::Arrival);
-            }
+            _ => world.schedule_arrival(start, scheduler),
         }
         Ok(world)
     }
@@ -682,29 +680,44 @@ impl World {
         }
     }
 
-    fn next_arrival(&mut self, s: &mut Scheduler<Event>) {
-        let now = s.now();
-        let rate = match &self.config.workload.arrivals {
-            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => *rate,
+    /// The open-loop rate in force at `t` (per second) and when it next changes.
+    fn rate_at(&self, t: SimTime) -> (f64, Option<SimTime>) {
+        match &self.config.workload.arrivals {
+            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => (*rate, None),
             Arrivals::Steps { steps } => {
-                steps.iter().rev().find(|(from, _)| SimTime::ZERO + *from <= now).map_or(0.0, |&(_, r)| r)
+                let rate = steps.iter().rev().find(|(from, _)| SimTime::ZERO + *from <= t).map_or(0.0, |&(_, r)| r);
+                let next = steps.iter().map(|&(from, _)| SimTime::ZERO + from).filter(|&b| b > t).min();
+                (rate, next)
             }
-            Arrivals::Users { .. } => return,
-        };
-        if rate <= 0.0 {
-            // Wait for the next step, if any.
-            if let Arrivals::Steps { steps } = &self.config.workload.arrivals
-                && let Some(&(from, _)) = steps.iter().find(|(from, _)| SimTime::ZERO + *from > now)
-            {
-                s.schedule_at(SimTime::ZERO + from, Event::Arrival);
-            }
-            return;
+            Arrivals::Users { .. } => (0.0, None),
         }
-        let gap = match self.config.workload.arrivals {
-            Arrivals::Constant { .. } => 1.0 / rate,
-            _ => -(1.0 - unit(&mut self.streams.arrivals)).ln() / rate,
-        };
-        s.schedule_in(SimDuration::from_secs_f64(gap), Event::Arrival);
+    }
+
+    /// Schedules the next open-loop arrival after `from`. A draw that would cross a change of
+    /// rate restarts at the change, which is exact for a piecewise-constant Poisson process.
+    fn schedule_arrival(&mut self, mut from: SimTime, s: &mut Scheduler<Event>) {
+        loop {
+            let (rate, change) = self.rate_at(from);
+            if rate > 0.0 {
+                let gap = match self.config.workload.arrivals {
+                    Arrivals::Constant { .. } => 1.0 / rate,
+                    _ => -(1.0 - unit(&mut self.streams.arrivals)).ln() / rate,
+                };
+                let at = from + SimDuration::from_secs_f64(gap);
+                match change {
+                    Some(boundary) if at > boundary => from = boundary,
+                    _ => {
+                        s.schedule_at(at, Event::Arrival);
+                        return;
+                    }
+                }
+            } else {
+                match change {
+                    Some(boundary) => from = boundary,
+                    None => return,
+                }
+            }
+        }
     }
 
     // ----- calls and attempts -----
@@ -812,7 +825,7 @@ impl World {
                 return;
             }
             let handshakes = u64::from(self.config.network.handshake_round_trips);
-            now + SimDuration::from_nanos(round_trip.as_nanos() * handshakes)
+            now + SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes))
         } else {
             now
         };
@@ -1334,7 +1347,7 @@ impl Model for World {
         match event {
             Event::Arrival => {
                 self.start_user_request(None, s);
-                self.next_arrival(s);
+                self.schedule_arrival(s.now(), s);
             }
             Event::UserSends(user) => {
                 if let Arrivals::Users { limit, .. } = self.config.workload.arrivals
