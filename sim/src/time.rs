@@ -81,8 +81,9 @@ impl SimDuration {
     /// The duration closest to `secs` seconds, for sampled delays (exponential service times,
     /// jitter). Negative and NaN inputs give zero; huge ones saturate.
     pub fn from_secs_f64(secs: f64) -> Self {
-        // `as` saturates and maps NaN to 0, which is what a sampled delay needs.
-        SimDuration((secs * NANOS_PER_SEC as f64).round() as u64)
+        // `as` saturates and maps NaN and negatives to 0, which is what a sampled delay needs;
+        // adding a half before truncating rounds to the nearest nanosecond.
+        SimDuration((secs * NANOS_PER_SEC as f64 + 0.5) as u64)
     }
 
     /// Length in nanoseconds.

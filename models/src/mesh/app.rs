@@ -2,7 +2,7 @@
 //! how it behaves when a call fails. Bookinfo, the seed document's demo, is built in.
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp};
+use rand_distr::{Distribution, Exp1};
 use sim::SimDuration;
 
 /// A service time distribution.
@@ -19,10 +19,9 @@ impl Delay {
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         match *self {
             Delay::Constant(d) => d,
-            Delay::Exponential(mean) if mean == SimDuration::ZERO => SimDuration::ZERO,
             Delay::Exponential(mean) => {
-                let exp = Exp::new(1.0 / mean.as_secs_f64()).expect("a positive mean");
-                SimDuration::from_secs_f64(exp.sample(rng))
+                let unit: f64 = Exp1.sample(rng);
+                SimDuration::from_secs_f64(mean.as_secs_f64() * unit)
             }
         }
     }

@@ -273,6 +273,8 @@ pub struct World {
     entry_proxies: Vec<usize>,
     /// The service behind the gateway.
     entry_service: usize,
+    /// The service whose answers are counted as shares, if it exists.
+    share_service: Option<usize>,
     /// Per service, per version: the service index of each call.
     callees: Vec<Vec<Vec<usize>>>,
     pods: Vec<PodState>,
@@ -393,6 +395,7 @@ impl World {
             pod_proxy: vec![None; topology.pods.len()],
             entry_proxies: Vec::new(),
             entry_service: entry,
+            share_service: app.services.iter().position(|s| s.name == config.metrics.share_service),
             callees,
             pods: (0..topology.pods.len())
                 .map(|_| PodState {
@@ -1062,7 +1065,7 @@ impl World {
         if status < 500 && self.pods[pod].faulted && self.fault_ended.is_some() {
             self.metrics.first_answer_after_fault.get_or_insert(now);
         }
-        if service.name == self.config.metrics.share_service && status < 500 {
+        if self.share_service == Some(info.service) && status < 500 {
             self.metrics.share(now, info.zone, &service.versions[info.version].name);
         }
         let (index, serial, generation) = record.caller;
