@@ -226,6 +226,7 @@ pub fn table(scenario: &Scenario, results: &[Replication]) -> String {
         );
     }
     if let Some(first) = results.first() {
+        let _ = writeln!(t, "\"{}\" lines (replication 0): {}", scenario.config.metrics.marker, first.summary.markers);
         let _ = writeln!(t, "shares of {} (replication 0):", scenario.config.metrics.share_service);
         for (zone, version, count, fraction) in &first.summary.shares {
             let _ = writeln!(t, "  {zone:<20} {version:<6} {count:>9} {:>7.2}%", fraction * 100.0);

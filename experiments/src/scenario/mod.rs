@@ -537,7 +537,11 @@ fn workload(doc: &WorkloadDoc) -> Result<Workload, String> {
         }
         ArrivalsDoc::Poisson(rate) => Arrivals::Poisson { rate: *rate },
         ArrivalsDoc::Constant(rate) => Arrivals::Constant { rate: *rate },
-        ArrivalsDoc::Steps(steps) => Arrivals::Steps { steps: steps.iter().map(|s| (s.at.0, s.rate)).collect() },
+        ArrivalsDoc::Steps(steps) => {
+            let mut steps: Vec<(SimDuration, f64)> = steps.iter().map(|s| (s.at.0, s.rate)).collect();
+            steps.sort_by_key(|&(at, _)| at);
+            Arrivals::Steps { steps }
+        }
         ArrivalsDoc::Ramp(ramp) => {
             let seconds = ramp.over.0.as_secs_f64().ceil().max(1.0) as u64;
             let steps = (0..=seconds)
