@@ -33,7 +33,9 @@ pub fn run(scenario: &Scenario, seed: u64, replications: u64) -> Result<Vec<Repl
             config.seed = replication_seed(seed, r);
             let (seed, duration, slo) = (config.seed, config.duration, config.metrics.slo_success);
             let mut simulation = Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| e.to_string())?;
-            simulation.run_until(SimTime::ZERO + duration);
+            let end = SimTime::ZERO + duration;
+            simulation.run_until(end);
+            simulation.model_mut().close(end);
             let world = simulation.model();
             Ok(Replication { summary: RunSummary::of(world, seed, duration, slo), windows: window_rows(world) })
         })

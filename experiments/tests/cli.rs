@@ -62,6 +62,9 @@ fn a_run_writes_its_outputs_and_the_same_seed_writes_the_same_bytes() {
     }
     let summary = std::fs::read_to_string(dir.join("a/summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 4, "a header and one row per replication");
+    // 30 s of 1 s windows per replication, quiet ones included.
+    let timeseries = std::fs::read_to_string(dir.join("a/timeseries.csv")).unwrap();
+    assert_eq!(timeseries.lines().count(), 1 + 3 * 30);
     // The same answer whatever the thread count.
     let single = meshsim()
         .env("RAYON_NUM_THREADS", "1")

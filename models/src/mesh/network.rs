@@ -9,7 +9,7 @@
 //! messages; the caller turns a drop into what Envoy would see (a reset, a failed connect). A
 //! link can be cut (everything dropped) or degraded (latency, loss, bandwidth changed) by faults.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use sim::{SimDuration, SimTime};
 
 /// One direction of an inter-region connection.
@@ -67,7 +67,7 @@ impl BackboneLink {
             return Transit::Dropped;
         }
         let start = self.busy_until.max(now);
-        if start - now > self.buffer || (self.loss > 0.0 && unit(rng) < self.loss) {
+        if start - now > self.buffer || (self.loss > 0.0 && rng.random::<f64>() < self.loss) {
             self.dropped += 1;
             return Transit::Dropped;
         }
@@ -103,11 +103,6 @@ impl BackboneLink {
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
-}
-
-/// A uniform draw in [0, 1).
-fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use sim::{EventHandle, Model, RandomStreams, Scheduler, SimDuration, SimTime, StreamRng};
 
 use super::app::OnFailure;
@@ -525,6 +525,14 @@ impl World {
         self.fault_ended
     }
 
+    /// Marks the end of the run at `end`: the time series then covers every window of the run,
+    /// quiet ones at the end included.
+    pub fn close(&mut self, end: SimTime) {
+        if let Some(last) = end.as_nanos().checked_sub(1) {
+            self.metrics.windows.extend_to(SimTime::from_nanos(last));
+        }
+    }
+
     /// User requests still unanswered.
     pub fn unanswered(&self) -> usize {
         self.users.len()
@@ -704,7 +712,7 @@ impl World {
             if rate > 0.0 {
                 let gap = match self.config.workload.arrivals {
                     Arrivals::Constant { .. } => 1.0 / rate,
-                    _ => -(1.0 - unit(&mut self.streams.arrivals)).ln() / rate,
+                    _ => -(1.0 - self.streams.arrivals.random::<f64>()).ln() / rate,
                 };
                 let at = from + SimDuration::from_secs_f64(gap);
                 match change {
@@ -988,7 +996,7 @@ impl World {
         let Some(pod) = self.jobs.get_mut(job, job_serial).map(|j| j.pod) else { return };
         match self.pods[pod].behaviour {
             Behaviour::Respond(status) => return self.respond(job, job_serial, status, 0, s),
-            Behaviour::FailFraction(fraction, status) if unit(&mut self.streams.service) < fraction => {
+            Behaviour::FailFraction(fraction, status) if self.streams.service.random::<f64>() < fraction => {
                 return self.respond(job, job_serial, status, 0, s);
             }
             Behaviour::Hang => return,
@@ -1336,11 +1344,6 @@ impl World {
             }
         }
     }
-}
-
-/// A uniform draw in [0, 1).
-fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Model for World {
