@@ -322,3 +322,43 @@ fn stepped_arrivals_follow_their_rates() {
     assert!((1850..2150).contains(&sent), "{sent} requests");
     assert!(world.metrics().windows.iter().take(10).all(|(_, w)| w.requests == 0));
 }
+
+#[test]
+fn max_retries_caps_retries_in_flight() {
+    // Two reviews pods in hangzhou, one refusing connections and never ejected (consecutive 5xx
+    // disabled). Istio's default policy retries connect failures onto the other pod
+    // (previous_hosts), so with unlimited retries every page gets its reviews. With
+    // connectionPool.http.maxRetries 1 and 40 users at once, retries beyond the one in flight
+    // are not made, and those pages come back without reviews.
+    let run_with = |max_retries: i32| {
+        let mut config = seed();
+        seed_failover_rule(&mut config);
+        keep_productpage_local(&mut config);
+        config.clusters[0].deployments[2].replicas = 2;
+        let policy = config.istio.destination_rules[0].traffic_policy.as_mut().unwrap();
+        policy.connection_pool.as_mut().unwrap().max_retries = max_retries;
+        policy.outlier_detection.as_mut().unwrap().consecutive_5xx_errors = Some(0);
+        config.workload.arrivals = Arrivals::Users { users: 40, think_time: ms(5), limit: Some(2_000) };
+        config.faults.push(Fault {
+            start: SimDuration::ZERO,
+            end: None,
+            target: FaultTarget::Pod {
+                cluster: "ack-hangzhou".into(),
+                service: "reviews".into(),
+                version: "v1".into(),
+                index: 0,
+            },
+            kind: FaultKind::Refuse,
+        });
+        config.control_plane.readiness_period = SimDuration::from_secs(1000);
+        let world = run(config);
+        world.metrics().shares.iter().map(|(_, _, n)| n).sum::<u64>()
+    };
+    let unlimited = run_with(0);
+    let capped = run_with(1);
+    // Unlimited: nearly every page gets reviews within its two retries. Not all: LEAST_REQUEST
+    // favours the refusing pod, which never has requests in flight, so a few retries pick it
+    // six times over.
+    assert!(unlimited > 1_950, "unlimited {unlimited}");
+    assert!(capped + 100 < unlimited, "capped {capped} vs unlimited {unlimited}");
+}

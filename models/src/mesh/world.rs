@@ -178,6 +178,9 @@ struct Call {
     tried_count: usize,
     attempt: Option<Attempt>,
     route_timeout: Option<EventHandle>,
+    /// Whether a retry of this call holds a slot of the cluster's max_retries breaker (from
+    /// the retry decision until that retry's attempt ends).
+    retry_in_flight: bool,
 }
 
 /// A pod's work on one request.
@@ -748,6 +751,7 @@ impl World {
             tried_count: 0,
             attempt: None,
             route_timeout: None,
+            retry_in_flight: false,
         };
         let (index, serial) = self.calls.insert(call);
         if let Some(timeout) = timeout {
@@ -871,6 +875,7 @@ impl World {
         s: &mut Scheduler<Event>,
     ) {
         let now = s.now();
+        self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let Some(attempt) = call.attempt.take() else { return };
         let (proxy, upstream_index) = (call.proxy, call.upstream);
@@ -913,20 +918,37 @@ impl World {
         markers: u32,
         s: &mut Scheduler<Event>,
     ) {
+        // The try that just ended, if it was a retry, no longer counts against max_retries.
+        self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let (retries, proxy, upstream) = (call.retries, call.proxy, call.upstream);
         let service = self.proxies[proxy].upstreams[upstream].service;
         let policy = &self.routes[service].retry;
-        if policy.should_retry(outcome, retries) {
+        let (breaker, limits) = self.proxies[proxy].upstreams[upstream].cluster.breaker();
+        // A retry over the cluster's max_retries is simply not made (`upstream_rq_retry_overflow`).
+        if policy.should_retry(outcome, retries) && breaker.retry_admitted(limits) {
+            breaker.track_retry(true);
             let backoff = policy.backoff(retries + 1, &mut self.streams.retries);
-            self.calls.get_mut(index, serial).expect("checked").retries += 1;
+            let call = self.calls.get_mut(index, serial).expect("checked");
+            call.retries += 1;
+            call.retry_in_flight = true;
             s.schedule_in(backoff, Event::AttemptStarts(index, serial));
         } else {
             self.end_call(index, serial, status, markers, s);
         }
     }
 
+    /// Frees the call's max_retries slot, if it holds one.
+    fn release_retry(&mut self, index: u32, serial: u32) {
+        let Some(call) = self.calls.get_mut(index, serial) else { return };
+        if std::mem::take(&mut call.retry_in_flight) {
+            let (proxy, upstream) = (call.proxy, call.upstream);
+            self.proxies[proxy].upstreams[upstream].cluster.breaker().0.track_retry(false);
+        }
+    }
+
     fn end_call(&mut self, index: u32, serial: u32, status: u16, markers: u32, s: &mut Scheduler<Event>) {
+        self.release_retry(index, serial);
         let Some(call) = self.calls.remove(index, serial) else { return };
         if let Some(handle) = call.route_timeout {
             s.cancel(handle);
