@@ -1,0 +1,94 @@
+//! istiod: watching clusters, debouncing endpoint changes, pushing them to every proxy.
+
+use super::*;
+
+impl World {
+    /// Whether istiod can watch and push to `cluster`: it is up, not cut off, the cluster's
+    /// region has a zone that is up, and the backbone to it carries traffic.
+    pub(super) fn istiod_reaches(&self, cluster: usize) -> bool {
+        if self.control_plane_cut || self.down_zones[self.control_plane_zone] {
+            return false;
+        }
+        let region = self.topology.clusters[cluster].1;
+        self.topology.zones.iter().enumerate().any(|(z, zone)| {
+            zone.region == region
+                && !self.down_zones[z]
+                && self.topology.typical_latency(self.control_plane_zone, z).is_some()
+        })
+    }
+
+    /// A pod changed: istiod hears of it after the watch delay (if it can reach its cluster).
+    pub(super) fn pod_changed(&mut self, pod: usize, s: &mut Scheduler<Event>) {
+        let cluster = self.topology.pods[pod].cluster;
+        if !self.istiod_reaches(cluster) {
+            return;
+        }
+        let region = self.topology.clusters[cluster].1;
+        let zone = self.topology.zones.iter().position(|z| z.region == region).expect("regions have zones");
+        let delay = self.config.control_plane.watch_delay
+            + self.topology.typical_latency(zone, self.control_plane_zone).unwrap_or(SimDuration::ZERO);
+        s.schedule_in(delay, Event::IstiodSync);
+    }
+
+    pub(super) fn istiod_sync(&mut self, s: &mut Scheduler<Event>) {
+        let current = self.current_endpoints();
+        let mut view = self.istiod_view.clone();
+        for (service, pods) in view.iter_mut().enumerate() {
+            // Keep what istiod cached for clusters it cannot reach; refresh the rest.
+            pods.retain(|&p| !self.istiod_reaches(self.topology.pods[p].cluster));
+            pods.extend(
+                current[service].iter().copied().filter(|&p| self.istiod_reaches(self.topology.pods[p].cluster)),
+            );
+            pods.sort_unstable();
+        }
+        if view != self.istiod_view {
+            self.istiod_view = view;
+            if let Some(check) = self.debouncer.on_event(s.now()) {
+                s.schedule_at(check, Event::DebounceCheck);
+            }
+        }
+    }
+
+    pub(super) fn debounce_check(&mut self, s: &mut Scheduler<Event>) {
+        match self.debouncer.on_check(s.now()) {
+            Err(next) => {
+                s.schedule_at(next, Event::DebounceCheck);
+            }
+            Ok(()) => self.push(s),
+        }
+    }
+
+    pub(super) fn push(&mut self, s: &mut Scheduler<Event>) {
+        let push = self.pushes.len() as u32;
+        self.pushes.push(Rc::new(self.istiod_view.clone()));
+        for proxy in 0..self.proxies.len() {
+            let zone = self.proxies[proxy].zone;
+            if !self.istiod_reaches(self.proxies[proxy].cluster) {
+                continue;
+            }
+            if let Some(latency) = self.topology.typical_latency(self.control_plane_zone, zone) {
+                s.schedule_in(PUSH_PROCESSING + latency, Event::EdsArrives(proxy as u32, push));
+            }
+        }
+    }
+
+    pub(super) fn eds_arrives(&mut self, proxy: usize, push: usize, s: &mut Scheduler<Event>) {
+        let view = Rc::clone(&self.pushes[push]);
+        let client = self.client(self.proxies[proxy].zone);
+        for upstream in 0..self.proxies[proxy].upstreams.len() {
+            let (service, subset) = {
+                let u = &self.proxies[proxy].upstreams[upstream];
+                (u.service, u.subset.clone())
+            };
+            let built = self
+                .translate(&client, service, subset.as_deref(), &view)
+                .expect("the same translation succeeded at build time");
+            self.proxies[proxy].upstreams[upstream].cluster.update_assignment(
+                &built.assignment.assignment,
+                s.now(),
+                &mut self.streams.outlier,
+            );
+            self.rearm(proxy, upstream, s);
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! The simulated world as a discrete-event model: users, gateways, sidecars, pods, istiod and
+//! the network, with a request's whole life in between.
+//!
+//! A user request enters at an ingress gateway replica, whose Envoy makes a *call* to the entry
+//! service. A call picks its destination (VirtualService weights), then makes *attempts*: pick a
+//! host with the proxy's [`UpstreamCluster`], get a connection (reuse, or open one: TCP + mTLS
+//! round trips, a refusal after one round trip, a connect timeout when nothing answers), send the
+//! request over the network, and wait. At the pod a *job* queues for a concurrency slot, works for
+//! its service time, makes its own calls through its sidecar, and answers. Every attempt's result
+//! is charged to the caller's outlier detector; the route's retry policy decides what happens
+//! next. istiod watches pods, debounces, and pushes endpoint sets to every proxy it can reach.
+//!
+//! Modelling choices: readiness probes fail for pods that refuse or hang (they leave EDS after
+//! probe period × failure threshold), not for pods answering errors or slowly; a request or
+//! answer dropped by a full backbone buffer or by loss resets its connection after a TCP
+//! retransmission timeout (the caller sees a reset), while one sent into a dead zone or a cut link
+//! vanishes (the call waits for a timeout, as a black-holed connection would); handshake messages take the typical link latency without queueing behind
+//! payload; a deleted pod refuses new connections while its endpoint is still in a proxy's EDS.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use rand::{Rng, RngExt};
+use sim::{EventHandle, Model, RandomStreams, Scheduler, SimDuration, SimTime, StreamRng};
+
+use super::app::OnFailure;
+use super::config::{Arrivals, FaultKind, FaultTarget, MeshConfig};
+use super::control_plane::Debouncer;
+use super::metrics::Metrics;
+use super::network::Transit;
+use super::topology::{ConfigError, Path, Topology};
+use crate::envoy::cluster::{Pick, UpstreamCluster};
+use crate::envoy::connection_pool::ConnectionGrant;
+use crate::envoy::host_set::{EdsHealth, EndpointId};
+use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
+use crate::envoy::retry::{RetryPolicy, TryOutcome};
+use crate::envoy::route::pick_weighted;
+use crate::istio::cluster::{ProxyCluster, TranslateError, build};
+use crate::istio::locality::{Client, ServiceEndpoint};
+use crate::istio::retry::route_policy;
+
+mod calls;
+mod faults;
+mod istiod;
+mod pods;
+mod users;
+
+/// Bytes of a handshake message (SYN, TLS records), for the loss and cut checks.
+const HANDSHAKE_BYTES: u64 = 200;
+/// How long a connection takes to notice that a payload was dropped and give up on it (Linux's
+/// initial TCP retransmission timeout): the caller then sees a reset.
+const RETRANSMISSION_TIMEOUT: SimDuration = SimDuration::from_secs(1);
+/// Time istiod takes to compute and send a push once it decides to push.
+const PUSH_PROCESSING: SimDuration = SimDuration::from_millis(5);
+
+/// What became of a message sent across the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// It arrives then.
+    At(SimTime),
+    /// A full buffer or loss dropped it: the connection resets after a retransmission timeout.
+    Dropped,
+    /// It went into a black hole (a dead zone, a cut link): nothing ever comes back.
+    Vanishes,
+}
+
+/// What can happen in the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An open-loop user request arrives.
+    Arrival,
+    /// A closed-loop user sends its next request.
+    UserSends(u32),
+    /// A call makes its next attempt (after a retry backoff, or at once).
+    AttemptStarts(u32, u32),
+    /// A connection attempt failed: refused (`false`) or timed out (`true`).
+    ConnectFailed(u32, u32, bool),
+    /// An attempt's request reached its pod.
+    RequestArrives(u32, u32),
+    /// The connection was reset under an attempt.
+    Reset(u32, u32),
+    /// A job finished its own work.
+    WorkDone(u32, u32),
+    /// An attempt's answer reached the caller: status and markers.
+    Answer(u32, u32, u16, u32),
+    /// An attempt's per-try timeout expired.
+    TryTimeout(u32, u32),
+    /// A call's route timeout expired.
+    RouteTimeout(u32, u32),
+    /// An upstream cluster of a proxy is due for sweeps or merged updates.
+    ClusterTimer(u32, u32),
+    /// A fault starts.
+    FaultStarts(u32),
+    /// A fault ends.
+    FaultEnds(u32),
+    /// A pod's readiness probes have failed enough times.
+    PodUnready(u32),
+    /// istiod re-reads the endpoints of the clusters it can reach.
+    IstiodSync,
+    /// istiod's debounce check.
+    DebounceCheck,
+    /// A push (by index) reaches a proxy.
+    EdsArrives(u32, u32),
+}
+
+/// A slab of records reused by index, each tagged with a serial so stale events are ignored.
+struct Slab<T> {
+    entries: Vec<Option<(u32, T)>>,
+    free: Vec<u32>,
+    next_serial: u32,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab { entries: Vec::new(), free: Vec::new(), next_serial: 0 }
+    }
+
+    fn insert(&mut self, value: T) -> (u32, u32) {
+        self.next_serial = self.next_serial.wrapping_add(1);
+        let serial = self.next_serial;
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = Some((serial, value));
+                i
+            }
+            None => {
+                self.entries.push(Some((serial, value)));
+                self.entries.len() as u32 - 1
+            }
+        };
+        (index, serial)
+    }
+
+    fn get_mut(&mut self, index: u32, serial: u32) -> Option<&mut T> {
+        match self.entries.get_mut(index as usize)? {
+            Some((s, value)) if *s == serial => Some(value),
+            _ => None,
+        }
+    }
+
+    fn remove(&mut self, index: u32, serial: u32) -> Option<T> {
+        let slot = self.entries.get_mut(index as usize)?;
+        if !matches!(slot, Some((s, _)) if *s == serial) {
+            return None;
+        }
+        self.free.push(index);
+        slot.take().map(|(_, v)| v)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+}
+
+/// Who waits for a call's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Parent {
+    /// A user request (index, serial), from closed-loop user `user` if any.
+    User(u32, u32),
+    /// A job (index, serial) of a pod.
+    Job(u32, u32),
+}
+
+/// An attempt in flight.
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    pick: Pick,
+    pod: usize,
+    /// Requests the connection has carried, this one included.
+    carried: u32,
+    /// The generation events of this attempt carry.
+    generation: u32,
+    per_try_timeout: Option<EventHandle>,
+}
+
+/// A call from a proxy to a service.
+#[derive(Clone, Debug)]
+struct Call {
+    proxy: usize,
+    upstream: usize,
+    parent: Parent,
+    retries: u32,
+    tried: [EndpointId; 8],
+    tried_count: usize,
+    attempt: Option<Attempt>,
+    route_timeout: Option<EventHandle>,
+    /// Whether a retry of this call holds a slot of the cluster's max_retries breaker (from
+    /// the retry decision until that retry's attempt ends).
+    retry_in_flight: bool,
+}
+
+/// A pod's work on one request.
+#[derive(Clone, Debug)]
+struct Job {
+    pod: usize,
+    /// The call (index, serial) and attempt generation it answers.
+    caller: (u32, u32, u32),
+    next_call: usize,
+    outstanding: u32,
+    markers: u32,
+    calls_ok: bool,
+}
+
+/// A user request.
+#[derive(Clone, Copy, Debug)]
+struct UserRequest {
+    started: SimTime,
+    user: Option<u32>,
+}
+
+/// How a pod behaves under the faults in force.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Behaviour {
+    Normal,
+    Respond(u16),
+    Refuse,
+    Hang,
+    Slow(SimDuration),
+    FailFraction(f64, u16),
+}
+
+/// A pod's state.
+#[derive(Clone, Debug)]
+struct PodState {
+    exists: bool,
+    ready: bool,
+    down: bool,
+    behaviour: Behaviour,
+    unready_timer: Option<EventHandle>,
+    busy: u32,
+    queue: VecDeque<(u32, u32)>,
+    /// Hit by the first fault (for time to shift).
+    faulted: bool,
+}
+
+/// One upstream cluster of one proxy, with its timer and waiting calls.
+struct ProxyUpstream {
+    service: usize,
+    subset: Option<String>,
+    cluster: UpstreamCluster,
+    timer: Option<(SimTime, EventHandle)>,
+    pending: VecDeque<(u32, u32)>,
+}
+
+/// An Envoy: a gateway replica or a pod's sidecar.
+struct Proxy {
+    zone: usize,
+    cluster: usize,
+    upstreams: Vec<ProxyUpstream>,
+    /// Per service: the upstream index of each route destination (empty: never called).
+    routes: Vec<Vec<usize>>,
+}
+
+/// A service's route as the proxies apply it.
+struct ServiceRoute {
+    weights: Vec<u32>,
+    subsets: Vec<Option<String>>,
+    timeout: Option<SimDuration>,
+    retry: RetryPolicy,
+}
+
+/// The random streams of the world, one per source of randomness.
+struct Streams {
+    arrivals: StreamRng,
+    service: StreamRng,
+    balancing: StreamRng,
+    outlier: StreamRng,
+    retries: StreamRng,
+    network: StreamRng,
+    routing: StreamRng,
+}
+
+/// The whole simulated mesh.
+pub struct World {
+    config: Rc<MeshConfig>,
+    topology: Topology,
+    routes: Vec<ServiceRoute>,
+    proxies: Vec<Proxy>,
+    /// Each pod's sidecar proxy, if its version calls out.
+    pod_proxy: Vec<Option<usize>>,
+    /// The proxies of the workload gateway's replicas.
+    entry_proxies: Vec<usize>,
+    /// The service behind the gateway.
+    entry_service: usize,
+    /// The service whose answers are counted as shares, if it exists.
+    share_service: Option<usize>,
+    /// Per service, per version: the service index of each call.
+    callees: Vec<Vec<Vec<usize>>>,
+    pods: Vec<PodState>,
+    calls: Slab<Call>,
+    jobs: Slab<Job>,
+    users: Slab<UserRequest>,
+    streams: Streams,
+    /// istiod's endpoint view: pods per service.
+    istiod_view: Vec<Vec<usize>>,
+    pushes: Vec<Rc<Vec<Vec<usize>>>>,
+    debouncer: Debouncer,
+    down_zones: Vec<bool>,
+    control_plane_zone: usize,
+    control_plane_cut: bool,
+    /// Saved link settings while a backbone fault is active.
+    saved_links: Vec<Option<super::network::BackboneLink>>,
+    closed_loop_sent: u64,
+    fault_started: Option<SimTime>,
+    fault_ended: Option<SimTime>,
+    /// Index of the fault that started first.
+    first_fault: Option<usize>,
+    metrics: Metrics,
+}
+
+/// A run that could not start: a configuration reference that leads nowhere, or an Istio
+/// resource that cannot be translated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// A bad reference or value.
+    Config(ConfigError),
+    /// An Istio translation problem.
+    Istio(TranslateError),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Config(e) => e.fmt(f),
+            BuildError::Istio(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<ConfigError> for BuildError {
+    fn from(e: ConfigError) -> Self {
+        BuildError::Config(e)
+    }
+}
+
+fn config_error(path: impl Into<String>, message: impl Into<String>) -> BuildError {
+    BuildError::Config(ConfigError { path: path.into(), message: message.into() })
+}
+
+impl World {
+    /// Builds the world at time zero and schedules its first events.
+    pub fn build(config: MeshConfig, scheduler: &mut Scheduler<Event>) -> Result<World, BuildError> {
+        let config = Rc::new(config);
+        let topology = Topology::build(&config)?;
+        let streams = RandomStreams::new(config.seed);
+        let app = &config.app;
+        let service_index = |name: &str, path: &str| {
+            app.services
+                .iter()
+                .position(|s| s.name == name)
+                .ok_or_else(|| config_error(path, format!("unknown service {name:?}")))
+        };
+        for (i, call) in app.services.iter().flat_map(|s| s.versions.iter().flat_map(|v| v.calls.iter())).enumerate() {
+            service_index(&call.service, &format!("app.calls[{i}].service"))?;
+        }
+        let mut routes = Vec::new();
+        for service in &app.services {
+            let route = config.istio.routes.iter().find(|r| r.host == service.name);
+            let (subsets, weights): (Vec<Option<String>>, Vec<u32>) = match route {
+                Some(r) if !r.destinations.is_empty() => r.destinations.iter().cloned().unzip(),
+                _ => (vec![None], vec![1]),
+            };
+            if weights.iter().all(|&w| w == 0) {
+                return Err(config_error(format!("routes[{}].destinations", service.name), "all weights are zero"));
+            }
+            routes.push(ServiceRoute {
+                weights,
+                subsets,
+                timeout: route.and_then(|r| r.timeout),
+                retry: route_policy(route.and_then(|r| r.retries.as_ref()), config.istio.mesh.istio_version),
+            });
+        }
+        let control_plane_region =
+            topology.regions.iter().position(|r| *r == config.control_plane.region).ok_or_else(|| {
+                config_error("control_plane.region", format!("unknown region {:?}", config.control_plane.region))
+            })?;
+        let control_plane_zone =
+            topology.zones.iter().position(|z| z.region == control_plane_region).expect("regions have zones");
+        let gateway_count = topology.gateways.len();
+        if !topology.gateways.iter().any(|g| g.gateway == config.workload.gateway) {
+            return Err(config_error("workload.gateway", format!("no gateway named {:?}", config.workload.gateway)));
+        }
+        let entry = service_index(&config.workload.entry_service, "workload.entry_service")?;
+        let callees = app
+            .services
+            .iter()
+            .map(|s| {
+                s.versions
+                    .iter()
+                    .map(|v| {
+                        v.calls
+                            .iter()
+                            .map(|c| app.services.iter().position(|x| x.name == c.service).expect("checked above"))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut world = World {
+            routes,
+            proxies: Vec::new(),
+            pod_proxy: vec![None; topology.pods.len()],
+            entry_proxies: Vec::new(),
+            entry_service: entry,
+            share_service: app.services.iter().position(|s| s.name == config.metrics.share_service),
+            callees,
+            pods: (0..topology.pods.len())
+                .map(|_| PodState {
+                    exists: true,
+                    ready: true,
+                    down: false,
+                    behaviour: Behaviour::Normal,
+                    unready_timer: None,
+                    busy: 0,
+                    queue: VecDeque::new(),
+                    faulted: false,
+                })
+                .collect(),
+            calls: Slab::new(),
+            jobs: Slab::new(),
+            users: Slab::new(),
+            streams: Streams {
+                arrivals: streams.stream("arrivals"),
+                service: streams.stream("service-times"),
+                balancing: streams.stream("load-balancing"),
+                outlier: streams.stream("outlier-detection"),
+                retries: streams.stream("retry-backoff"),
+                network: streams.stream("network"),
+                routing: streams.stream("route-weights"),
+            },
+            istiod_view: Vec::new(),
+            pushes: Vec::new(),
+            debouncer: Debouncer::new(config.control_plane.debounce_after, config.control_plane.debounce_max),
+            down_zones: vec![false; topology.zones.len()],
+            control_plane_zone,
+            control_plane_cut: false,
+            saved_links: vec![None; topology.links.len()],
+            closed_loop_sent: 0,
+            fault_started: None,
+            fault_ended: None,
+            first_fault: None,
+            metrics: Metrics::new(config.metrics.window, topology.links.len()),
+            topology,
+            config: Rc::clone(&config),
+        };
+        world.istiod_view = world.current_endpoints();
+        // Gateways call the entry service; sidecars call what their version calls.
+        for g in 0..gateway_count {
+            let zone = world.topology.gateways[g].zone;
+            world.add_proxy(zone, None, Some(g), &[entry])?;
+            if world.topology.gateways[g].gateway == config.workload.gateway {
+                world.entry_proxies.push(world.proxies.len() - 1);
+            }
+        }
+        for p in 0..world.topology.pods.len() {
+            let pod = &world.topology.pods[p];
+            let callees = world.callees[pod.service][pod.version].clone();
+            if !callees.is_empty() {
+                world.add_proxy(pod.zone, Some(p), None, &callees)?;
+                world.pod_proxy[p] = Some(world.proxies.len() - 1);
+            }
+        }
+        for proxy in 0..world.proxies.len() {
+            for upstream in 0..world.proxies[proxy].upstreams.len() {
+                world.rearm(proxy, upstream, scheduler);
+            }
+        }
+        for (i, fault) in config.faults.iter().enumerate() {
+            world.check_fault_target(i, &fault.target)?;
+            scheduler.schedule_at(SimTime::ZERO + fault.start, Event::FaultStarts(i as u32));
+            if let Some(end) = fault.end {
+                scheduler.schedule_at(SimTime::ZERO + end, Event::FaultEnds(i as u32));
+            }
+        }
+        let start = SimTime::ZERO + config.workload.start;
+        match &config.workload.arrivals {
+            Arrivals::Users { users, .. } => {
+                for user in 0..*users {
+                    scheduler.schedule_at(start, Event::UserSends(user));
+                }
+            }
+            _ => world.schedule_arrival(start, scheduler),
+        }
+        Ok(world)
+    }
+
+    fn check_fault_target(&self, index: usize, target: &FaultTarget) -> Result<(), BuildError> {
+        let path = format!("faults[{index}].target");
+        let ok = match target {
+            FaultTarget::Deployment { .. } | FaultTarget::Pod { .. } => !self.target_pods(target).is_empty(),
+            FaultTarget::Zone(z) => self.topology.zones.iter().any(|zone| &zone.name == z),
+            FaultTarget::Region(r) => self.topology.regions.contains(r),
+            FaultTarget::Backbone(a, b) => {
+                let index = |n: &String| self.topology.regions.iter().position(|r| r == n);
+                matches!((index(a), index(b)), (Some(a), Some(b)) if !self.topology.links_between(a, b).is_empty())
+            }
+            FaultTarget::ControlPlane => true,
+            FaultTarget::SecurityGroupRule { from, to } => {
+                self.topology.cluster_index(from).is_some() && self.topology.cluster_index(to).is_some()
+            }
+        };
+        if ok { Ok(()) } else { Err(config_error(path, format!("{target:?} matches nothing in the topology"))) }
+    }
+
+    /// The metrics gathered so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The topology (for naming localities and links in reports).
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// When the first fault started, if one has.
+    pub fn fault_started(&self) -> Option<SimTime> {
+        self.fault_started
+    }
+
+    /// The purchased bandwidth of backbone link direction `link` as configured (bits/s).
+    pub fn configured_bandwidth(&self, link: usize) -> u64 {
+        self.config.network.backbone[link / 2].bandwidth_bps
+    }
+
+    /// The region and share the scenario expects the share service's answers to split by.
+    pub fn expected_share(&self) -> Option<(String, f64)> {
+        self.config.metrics.expected_share.clone()
+    }
+
+    /// When the first fault ended, if it has.
+    pub fn fault_ended(&self) -> Option<SimTime> {
+        self.fault_ended
+    }
+
+    /// Marks the end of the run at `end`: the time series then covers every window of the run,
+    /// quiet ones at the end included.
+    pub fn close(&mut self, end: SimTime) {
+        if let Some(last) = end.as_nanos().checked_sub(1) {
+            self.metrics.windows.extend_to(SimTime::from_nanos(last));
+        }
+    }
+
+    /// User requests still unanswered.
+    pub fn unanswered(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Pods per service that exist and are ready, as istiod would list them.
+    fn current_endpoints(&self) -> Vec<Vec<usize>> {
+        let mut view = vec![Vec::new(); self.config.app.services.len()];
+        for (p, pod) in self.topology.pods.iter().enumerate() {
+            if self.pods[p].exists && self.pods[p].ready {
+                view[pod.service].push(p);
+            }
+        }
+        view
+    }
+
+    /// The EDS a proxy gets for `service`/`subset` from an endpoint view.
+    fn service_endpoints(&self, view: &[Vec<usize>], service: usize) -> Vec<ServiceEndpoint> {
+        view[service]
+            .iter()
+            .map(|&p| {
+                let pod = &self.topology.pods[p];
+                ServiceEndpoint {
+                    endpoint: pod.endpoint,
+                    locality: self.topology.zones[pod.zone].locality.clone(),
+                    labels: pod.labels.clone(),
+                    weight: 1,
+                    health: EdsHealth::Healthy,
+                }
+            })
+            .collect()
+    }
+
+    /// What istiod sends `client` about `service` (or one subset of it) when it knows the
+    /// endpoints in `view`.
+    fn translate(
+        &self,
+        client: &Client,
+        service: usize,
+        subset: Option<&str>,
+        view: &[Vec<usize>],
+    ) -> Result<ProxyCluster, TranslateError> {
+        let name = &self.config.app.services[service].name;
+        let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
+        let endpoints = self.service_endpoints(view, service);
+        build(&self.config.istio.mesh, client, self.config.istio.proxy_concurrency, rule, subset, &endpoints)
+    }
+
+    fn client(&self, zone: usize) -> Client {
+        Client { locality: self.topology.zones[zone].locality.clone(), labels: Default::default() }
+    }
+
+    fn add_proxy(
+        &mut self,
+        zone: usize,
+        pod: Option<usize>,
+        gateway: Option<usize>,
+        callees: &[usize],
+    ) -> Result<(), BuildError> {
+        let cluster = match (pod, gateway) {
+            (Some(p), _) => self.topology.pods[p].cluster,
+            (None, Some(g)) => self.topology.gateways[g].cluster,
+            (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
+        };
+        let mut proxy = Proxy { zone, cluster, upstreams: Vec::new(), routes: vec![Vec::new(); self.routes.len()] };
+        let client = self.client(zone);
+        for &service in callees {
+            if !proxy.routes[service].is_empty() {
+                continue;
+            }
+            for subset in self.routes[service].subsets.clone() {
+                let built = self
+                    .translate(&client, service, subset.as_deref(), &self.istiod_view)
+                    .map_err(BuildError::Istio)?;
+                let cluster = UpstreamCluster::new(
+                    built.settings,
+                    &built.assignment.assignment,
+                    SimTime::ZERO,
+                    &mut self.streams.outlier,
+                );
+                proxy.routes[service].push(proxy.upstreams.len());
+                proxy.upstreams.push(ProxyUpstream { service, subset, cluster, timer: None, pending: VecDeque::new() });
+            }
+        }
+        self.proxies.push(proxy);
+        Ok(())
+    }
+
+    /// Keeps one timer per upstream cluster at its next due time.
+    fn rearm(&mut self, proxy: usize, upstream: usize, s: &mut Scheduler<Event>) {
+        let u = &mut self.proxies[proxy].upstreams[upstream];
+        let next = u.cluster.next_timer();
+        if u.timer.map(|(t, _)| t) == next {
+            return;
+        }
+        if let Some((_, handle)) = u.timer.take() {
+            s.cancel(handle);
+        }
+        if let Some(t) = next {
+            let t = t.max(s.now());
+            u.timer = Some((t, s.schedule_at(t, Event::ClusterTimer(proxy as u32, upstream as u32))));
+        }
+    }
+
+    /// A message from zone `from` to zone `to` sent now: when it arrives, or `None` if lost.
+    fn transmit(&mut self, from: usize, to: usize, bytes: u64, now: SimTime) -> Delivery {
+        if self.down_zones[from] || self.down_zones[to] {
+            return Delivery::Vanishes;
+        }
+        match self.topology.path(from, to) {
+            None => Delivery::Vanishes,
+            Some(Path::Local(d)) => Delivery::At(now + d),
+            Some(Path::Backbone(link)) => {
+                let up = self.topology.links[link].is_up();
+                match self.topology.links[link].send(now, bytes, &mut self.streams.network) {
+                    Transit::Arrives(t) => {
+                        self.metrics.backbone(now, link, bytes, false);
+                        Delivery::At(t)
+                    }
+                    Transit::Dropped => {
+                        self.metrics.backbone(now, link, bytes, true);
+                        if up { Delivery::Dropped } else { Delivery::Vanishes }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Model for World {
+    type Event = Event;
+
+    fn handle(&mut self, event: Event, s: &mut Scheduler<Event>) {
+        match event {
+            Event::Arrival => {
+                self.start_user_request(None, s);
+                self.schedule_arrival(s.now(), s);
+            }
+            Event::UserSends(user) => {
+                if let Arrivals::Users { limit, .. } = self.config.workload.arrivals
+                    && limit.is_some_and(|l| self.closed_loop_sent >= l)
+                {
+                    return;
+                }
+                self.closed_loop_sent += 1;
+                self.start_user_request(Some(user), s);
+            }
+            Event::AttemptStarts(index, serial) => self.start_attempt(index, serial, s),
+            Event::ConnectFailed(index, generation, timed_out) => {
+                let Some((serial, _)) = self.current_attempt(index, generation) else { return };
+                let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
+                self.close_attempt(index, serial, Some(result), true, s);
+                self.after_try(index, serial, TryOutcome::ConnectFailure, 503, 0, s);
+            }
+            Event::RequestArrives(index, generation) => self.request_arrives(index, generation, s),
+            Event::Reset(index, generation) => {
+                let Some((serial, _)) = self.current_attempt(index, generation) else { return };
+                self.close_attempt(index, serial, Some(HostResult::ConnectFailed), true, s);
+                self.after_try(index, serial, TryOutcome::Reset, 503, 0, s);
+            }
+            Event::WorkDone(job, serial) => self.work_done(job, serial, s),
+            Event::Answer(index, generation, status, markers) => {
+                let Some((serial, _)) = self.current_attempt(index, generation) else { return };
+                self.close_attempt(index, serial, Some(HostResult::Http(status)), false, s);
+                self.after_try(index, serial, TryOutcome::Response(status), status, markers, s);
+            }
+            Event::TryTimeout(index, generation) => {
+                let Some((serial, _)) = self.current_attempt(index, generation) else { return };
+                if let Some(a) = self.calls.get_mut(index, serial).and_then(|c| c.attempt.as_mut()) {
+                    a.per_try_timeout = None;
+                }
+                self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
+                self.after_try(index, serial, TryOutcome::Timeout, 504, 0, s);
+            }
+            Event::RouteTimeout(index, serial) => {
+                if let Some(call) = self.calls.get_mut(index, serial) {
+                    call.route_timeout = None;
+                    self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
+                    self.end_call(index, serial, 504, 0, s);
+                }
+            }
+            Event::ClusterTimer(proxy, upstream) => {
+                let (proxy, upstream) = (proxy as usize, upstream as usize);
+                let u = &mut self.proxies[proxy].upstreams[upstream];
+                u.timer = None;
+                if let Some(report) = u.cluster.on_timer(s.now(), &mut self.streams.outlier) {
+                    for _ in report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected) {
+                        self.metrics.ejection(s.now());
+                    }
+                }
+                self.rearm(proxy, upstream, s);
+            }
+            Event::FaultStarts(i) => self.fault(i as usize, true, s),
+            Event::FaultEnds(i) => self.fault(i as usize, false, s),
+            Event::PodUnready(p) => {
+                let p = p as usize;
+                self.pods[p].unready_timer = None;
+                self.pods[p].ready = false;
+                self.pod_changed(p, s);
+            }
+            Event::IstiodSync => self.istiod_sync(s),
+            Event::DebounceCheck => self.debounce_check(s),
+            Event::EdsArrives(proxy, push) => self.eds_arrives(proxy as usize, push as usize, s),
+        }
+    }
+}
