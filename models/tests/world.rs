@@ -156,6 +156,20 @@ fn keep_productpage_local(config: &mut MeshConfig) {
     });
 }
 
+/// A fault on hangzhou's reviews v1 deployment from `start` on.
+fn on_hangzhou_reviews(start: SimDuration, kind: FaultKind) -> Fault {
+    Fault {
+        start,
+        end: None,
+        target: FaultTarget::Deployment {
+            cluster: "ack-hangzhou".into(),
+            service: "reviews".into(),
+            version: "v1".into(),
+        },
+        kind,
+    }
+}
+
 fn run(config: MeshConfig) -> World {
     let end = SimTime::ZERO + config.duration;
     let mut simulation: Simulation<World> = Simulation::try_new_with(|s| World::build(config, s)).unwrap();
@@ -168,16 +182,7 @@ fn seed_failover_serves_every_request_from_shanghai_v2() {
     // Hangzhou's reviews scaled to 0 at t=0; the 10 curls start at 5 s, long after the EDS push.
     let mut config = seed();
     seed_failover_rule(&mut config);
-    config.faults.push(Fault {
-        start: SimDuration::ZERO,
-        end: None,
-        target: FaultTarget::Deployment {
-            cluster: "ack-hangzhou".into(),
-            service: "reviews".into(),
-            version: "v1".into(),
-        },
-        kind: FaultKind::ScaleTo(0),
-    });
+    config.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::ScaleTo(0)));
     let world = run(config);
     let m = world.metrics();
     assert_eq!((m.sent, m.answered, m.failed), (10, 10, 0));
@@ -216,16 +221,7 @@ fn a_503_pod_that_keeps_its_endpoint_is_never_ejected_at_ten_percent() {
     seed_failover_rule(&mut config);
     keep_productpage_local(&mut config);
     config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(50) };
-    config.faults.push(Fault {
-        start: SimDuration::ZERO,
-        end: None,
-        target: FaultTarget::Deployment {
-            cluster: "ack-hangzhou".into(),
-            service: "reviews".into(),
-            version: "v1".into(),
-        },
-        kind: FaultKind::Respond(503),
-    });
+    config.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::Respond(503)));
     let world = run(config.clone());
     let m = world.metrics();
     assert_eq!((m.answered, m.failed, m.markers, m.ejections), (50, 0, 0, 0));
@@ -249,18 +245,13 @@ fn a_removed_security_group_rule_turns_cross_region_calls_into_connect_timeouts(
     keep_productpage_local(&mut config);
     config.duration = SimDuration::from_secs(120);
     config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(3) };
-    for (target, kind) in [
-        (
-            FaultTarget::Deployment { cluster: "ack-hangzhou".into(), service: "reviews".into(), version: "v1".into() },
-            FaultKind::ScaleTo(0),
-        ),
-        (
-            FaultTarget::SecurityGroupRule { from: "ack-hangzhou".into(), to: "ack-shanghai".into() },
-            FaultKind::RuleRemoved,
-        ),
-    ] {
-        config.faults.push(Fault { start: SimDuration::ZERO, end: None, target, kind });
-    }
+    config.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::ScaleTo(0)));
+    config.faults.push(Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::SecurityGroupRule { from: "ack-hangzhou".into(), to: "ack-shanghai".into() },
+        kind: FaultKind::RuleRemoved,
+    });
     let world = run(config);
     let m = world.metrics();
     assert_eq!((m.answered, m.failed, m.markers), (3, 0, 0));
@@ -293,16 +284,7 @@ fn with_the_control_plane_cut_off_proxies_keep_stale_endpoints() {
         target: FaultTarget::ControlPlane,
         kind: FaultKind::Unreachable,
     });
-    config.faults.push(Fault {
-        start: SimDuration::from_secs(1),
-        end: None,
-        target: FaultTarget::Deployment {
-            cluster: "ack-hangzhou".into(),
-            service: "reviews".into(),
-            version: "v1".into(),
-        },
-        kind: FaultKind::ScaleTo(0),
-    });
+    config.faults.push(on_hangzhou_reviews(SimDuration::from_secs(1), FaultKind::ScaleTo(0)));
     let world = run(config);
     let m = world.metrics();
     assert!(m.ejections >= 1, "the stale endpoint had to be ejected");
