@@ -26,8 +26,11 @@ pub struct Window {
     pub requests: u64,
     /// Of which failed.
     pub failures: u64,
-    /// Latency of the answered requests, nanoseconds.
-    pub latency: Histogram,
+    /// Latency of the answered requests, nanoseconds, while the window is open; emptied when
+    /// answers move on to a later window, once its p99 is kept.
+    latency: Histogram,
+    /// The p99 latency of a closed window, nanoseconds.
+    closed_p99: Option<u64>,
     /// Answers of the share service, per locality index.
     pub share_by_locality: Vec<u64>,
     /// Ejections by any proxy.
@@ -37,6 +40,19 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window's p99 latency in nanoseconds (None when no request was answered in it).
+    pub fn p99_ns(&self) -> Option<u64> {
+        self.closed_p99.or_else(|| self.latency.quantile(0.99))
+    }
+
+    /// Keeps the p99 and lets the histogram go: no later answer can land in this window.
+    fn close(&mut self) {
+        if self.closed_p99.is_none() {
+            self.closed_p99 = self.latency.quantile(0.99);
+            self.latency = Histogram::default();
+        }
+    }
+
     /// Success ratio (1 when empty).
     pub fn success_ratio(&self) -> f64 {
         if self.requests == 0 { 1.0 } else { 1.0 - self.failures as f64 / self.requests as f64 }
@@ -72,6 +88,8 @@ pub struct Metrics {
     pub backbone_bytes: Vec<u64>,
     /// Messages dropped per backbone link direction.
     pub backbone_drops: Vec<u64>,
+    /// Start of the window answers currently land in; earlier ones are closed.
+    open_window: Option<SimTime>,
 }
 
 impl Metrics {
@@ -91,6 +109,7 @@ impl Metrics {
             first_answer_after_fault: None,
             backbone_bytes: vec![0; links],
             backbone_drops: vec![0; links],
+            open_window: None,
         }
     }
 
@@ -101,6 +120,13 @@ impl Metrics {
         self.failed += u64::from(failed);
         self.markers += u64::from(markers);
         self.latency.record(latency.as_nanos());
+        // Answers come in time order: when they move to a later window, the previous one is done.
+        let width = self.windows.width().as_nanos();
+        let start = SimTime::from_nanos(now.as_nanos() - now.as_nanos() % width);
+        if let Some(previous) = self.open_window.filter(|&p| p < start) {
+            self.windows.at_mut(previous).close();
+        }
+        self.open_window = Some(start);
         let window = self.windows.at_mut(now);
         window.requests += 1;
         window.failures += u64::from(failed);
@@ -176,6 +202,21 @@ mod tests {
         assert_eq!((m.backbone_bytes[1], m.backbone_drops[1]), (1_000, 1));
         let windows: Vec<(u64, u64)> = m.windows.iter().map(|(_, w)| (w.requests, w.failures)).collect();
         assert_eq!(windows, vec![(1, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn closed_windows_keep_their_p99_and_drop_their_histogram() {
+        let mut m = Metrics::new(SimDuration::from_secs(1), 0);
+        for i in 0..100 {
+            m.answered(at(i), SimDuration::from_millis(i + 1), 200, 0);
+        }
+        m.answered(at(1_500), SimDuration::from_millis(7), 200, 0);
+        let windows: Vec<&Window> = m.windows.iter().map(|(_, w)| w).collect();
+        let p99 = windows[0].p99_ns().unwrap() as f64;
+        assert!((p99 - 99e6).abs() / 99e6 < 0.01, "p99 {p99} ns within the histogram's 1 %");
+        assert_eq!(windows[0].latency.count(), 0, "the closed window's histogram is gone");
+        let open = windows[1].p99_ns().unwrap() as f64;
+        assert!((open - 7e6).abs() / 7e6 < 0.01, "the open window answers from its histogram: {open}");
     }
 
     #[test]

@@ -153,7 +153,7 @@ pub fn window_rows(world: &World) -> Vec<WindowRow> {
             start: start.as_secs_f64(),
             requests: w.requests,
             failures: w.failures,
-            p99_ms: w.latency.quantile(0.99).map_or(f64::NAN, |ns| ns as f64 / 1e6),
+            p99_ms: w.p99_ns().map_or(f64::NAN, |ns| ns as f64 / 1e6),
             ejections: w.ejections,
             share_by_zone: (0..topology.zones.len())
                 .map(|z| w.share_by_locality.get(z).copied().unwrap_or(0))
