@@ -1,11 +1,15 @@
 //! The router's retry policy: which failures are retried, how long it waits, which hosts the
 //! retry may pick.
 //!
-//! Follows `source/common/router/retry_state_impl.cc` and `source/common/common/backoff_strategy.cc`
-//! (`JitteredExponentialBackOffStrategy`), with spec §6: retry n waits a uniform draw in
-//! [0, (2ⁿ − 1) × base), capped at max (10 × base unless set); circuit-breaker overflow is never
-//! retried; a retry picks its host again from scratch (priority draw included), rejecting hosts
-//! already tried when the `previous_hosts` predicate is on.
+//! Follows `source/common/router/retry_state_impl.cc` (`wouldRetryFromReset`,
+//! `wouldRetryFromHeaders`), `source/common/router/router.cc` and
+//! `source/common/common/backoff_strategy.cc` (`JitteredExponentialBackOffStrategy`), with spec
+//! §6: retry n waits a uniform draw in [0, (2ⁿ − 1) × base), capped at max (10 × base unless
+//! set); circuit-breaker overflow is never retried; an upstream reset is retried under `reset`,
+//! `5xx` or `gateway-error`, a connection failure also under `connect-failure`; a per-try timeout
+//! only under `5xx` or `gateway-error`; "no healthy upstream" is a local reply the router sends
+//! without retrying; a retry picks its host again from scratch (priority draw included),
+//! rejecting hosts already tried when the `previous_hosts` predicate is on.
 
 use rand::Rng;
 use sim::SimDuration;
@@ -42,7 +46,7 @@ pub enum TryOutcome {
     Timeout,
     /// A circuit breaker rejected the try locally (503 with `x-envoy-overloaded`, flag UO).
     Overflow,
-    /// No healthy upstream to pick (503, flag UH).
+    /// No healthy upstream to pick (a local 503, flag UH, never retried).
     NoHealthyUpstream,
 }
 
@@ -90,12 +94,12 @@ impl RetryPolicy {
         let on = self.retry_on;
         match outcome {
             TryOutcome::Overflow => false,
-            TryOutcome::ConnectFailure => on.connect_failure || on.server_errors || on.gateway_error,
+            TryOutcome::ConnectFailure => on.connect_failure || on.reset || on.server_errors || on.gateway_error,
             // An upstream reset counts as a 5xx (it will become one), so `5xx` and `gateway-error`
             // retry it too (`wouldRetryFromReset`).
             TryOutcome::Reset => on.reset || on.server_errors || on.gateway_error,
             TryOutcome::Timeout => on.server_errors || on.gateway_error,
-            TryOutcome::NoHealthyUpstream => self.retries_status(503),
+            TryOutcome::NoHealthyUpstream => false,
             TryOutcome::Response(code) => self.retries_status(code),
         }
     }
@@ -142,11 +146,16 @@ mod tests {
         let with_503 = policy(RetryOn { retriable_status_codes: true, ..RetryOn::default() }, &[503]);
         assert!(with_503.should_retry(TryOutcome::Response(503), 1));
         assert!(!with_503.should_retry(TryOutcome::Response(500), 1));
-        // Overflow is never retried, whatever the conditions.
+        // Overflow and "no healthy upstream" are never retried, whatever the conditions.
         let all =
             policy(RetryOn { server_errors: true, connect_failure: true, reset: true, ..RetryOn::default() }, &[503]);
         assert!(!all.should_retry(TryOutcome::Overflow, 0));
+        assert!(!all.should_retry(TryOutcome::NoHealthyUpstream, 0));
         assert!(all.should_retry(TryOutcome::Timeout, 0));
+        // `reset` covers connection failures too, but not per-try timeouts.
+        let reset = policy(RetryOn { reset: true, ..RetryOn::default() }, &[]);
+        assert!(reset.should_retry(TryOutcome::ConnectFailure, 0));
+        assert!(!reset.should_retry(TryOutcome::Timeout, 0));
     }
 
     #[test]
