@@ -53,8 +53,9 @@ struct Header {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Document<Spec> {
     api_version: String,
-    #[allow(dead_code)]
-    kind: String,
+    /// Already read by [`Header`]; the document must carry it.
+    #[serde(rename = "kind")]
+    _kind: String,
     metadata: Metadata,
     spec: Spec,
 }
