@@ -128,6 +128,21 @@ fn a_region_without_zones_is_refused_not_a_crash() {
 }
 
 #[test]
+fn a_cluster_whose_vpc_is_off_the_cen_cannot_join() {
+    let (output, _) = run_edited(
+        "cen",
+        "{name: shanghai-router, region: cn-shanghai, vpcs: [vpc-shanghai]}",
+        "{name: shanghai-router, region: cn-shanghai, vpcs: []}",
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        err.contains("clusters[ack-shanghai].vpc") && err.contains("not attached to a CEN transit router"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_cluster_without_inter_region_bandwidth_cannot_join() {
     // The seed document's FAQ.
     let (output, _) = run_edited("join", "bandwidth: 100Mbps", "bandwidth: none");

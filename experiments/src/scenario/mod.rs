@@ -348,6 +348,15 @@ fn check_joinable(
         if &cluster.region.value == cp {
             continue;
         }
+        if !attached_to_cen(file, cluster) {
+            return Err(fail(
+                &format!("clusters[{}].vpc", cluster.name),
+                format!(
+                    "cannot join the mesh: its VPC is not attached to a CEN transit router in {}, so the control plane in {cp} cannot reach it; add the VPC to that router's vpcs",
+                    cluster.region.value
+                ),
+            ));
+        }
         let link = backbone.iter().find(|b| {
             (&b.regions.0 == cp && b.regions.1 == cluster.region.value)
                 || (&b.regions.1 == cp && b.regions.0 == cluster.region.value)
@@ -372,8 +381,20 @@ fn check_joinable(
     Ok(())
 }
 
-/// Cluster pairs whose cross-region traffic a security group drops: the destination lists rules
-/// and none covers the source's pods (their pod CIDR with Flannel, their vSwitches with Terway).
+/// Whether a cluster's VPC is on the CEN: no transit routers are described (the plan is taken
+/// as complete), or a router in the cluster's region has its VPC attached.
+fn attached_to_cen(file: &ScenarioFile, cluster: &ClusterDoc) -> bool {
+    let routers = file.cen.iter().flat_map(|cen| cen.transit_routers.iter()).collect::<Vec<_>>();
+    routers.is_empty()
+        || cluster
+            .vpc
+            .as_ref()
+            .is_some_and(|vpc| routers.iter().any(|r| r.region == cluster.region.value && r.vpcs.contains(vpc)))
+}
+
+/// Cluster pairs whose traffic cannot get through: across regions when either VPC is off the
+/// CEN; or when the destination's security group lists rules and none covers the source's pods
+/// (their pod CIDR with Flannel, their vSwitches with Terway).
 fn blocked_pairs(file: &ScenarioFile, fail: &impl Fn(&str, String) -> String) -> Result<Vec<(String, String)>, String> {
     for group in &file.security_groups {
         if !file.clusters.iter().any(|c| c.name == group.cluster) {
@@ -392,6 +413,13 @@ fn blocked_pairs(file: &ScenarioFile, fail: &impl Fn(&str, String) -> String) ->
         }
     };
     let mut blocked = Vec::new();
+    for from in &file.clusters {
+        for to in file.clusters.iter().filter(|to| to.region.value != from.region.value) {
+            if !attached_to_cen(file, from) || !attached_to_cen(file, to) {
+                blocked.push((from.name.clone(), to.name.clone()));
+            }
+        }
+    }
     for to in &file.clusters {
         let rules: Vec<&IpNet> =
             file.security_groups.iter().filter(|g| g.cluster == to.name).flat_map(|g| g.allow.iter()).collect();
@@ -402,7 +430,7 @@ fn blocked_pairs(file: &ScenarioFile, fail: &impl Fn(&str, String) -> String) ->
             let from_sources = sources(from);
             let allowed =
                 !from_sources.is_empty() && from_sources.iter().all(|src| rules.iter().any(|rule| rule.contains(src)));
-            if !allowed {
+            if !allowed && !blocked.contains(&(from.name.clone(), to.name.clone())) {
                 blocked.push((from.name.clone(), to.name.clone()));
             }
         }
