@@ -128,6 +128,13 @@ fn a_region_without_zones_is_refused_not_a_crash() {
 }
 
 #[test]
+fn a_misspelt_geolocation_region_is_an_error() {
+    let (output, _) =
+        run_edited("geo", "- {from: cn-hangzhou, to: cn-shanghai}", "- {from: cn-hangzhou, to: cn-shangai}");
+    assert!(stderr(&output).contains("unknown region \"cn-shangai\""), "{}", stderr(&output));
+}
+
+#[test]
 fn a_cluster_whose_vpc_is_off_the_cen_cannot_join() {
     let (output, _) = run_edited(
         "cen",

@@ -525,6 +525,20 @@ fn istio_config(
                 "ASM needs failover mode disabled before traffic distribution is enabled; keep one of them".into(),
             ));
         }
+        let regions: Vec<&str> = file.regions.iter().map(|r| r.name.as_str()).collect();
+        let named = geo
+            .failover
+            .iter()
+            .flat_map(|f| [&f.from, &f.to])
+            .chain(geo.distribution.iter().flat_map(|d| [&d.from, &d.to]));
+        for region in named {
+            if !regions.contains(&region.as_str()) {
+                return Err(fail(
+                    "istio.geolocation",
+                    format!("unknown region {region:?}; regions are {}", regions.join(", ")),
+                ));
+            }
+        }
         locality.failover = geo.failover.iter().map(|f| Failover { from: f.from.clone(), to: f.to.clone() }).collect();
         for d in &geo.distribution {
             if d.percent > 100 {
