@@ -71,6 +71,16 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     let blocked = blocked_pairs(&file, &fail)?;
     let app = app(&file.app).map_err(|e| fail("app", e))?;
     let istio = istio_config(&file, base, envoy_version, istio_version, source, &mut warnings)?;
+    let hosts = istio
+        .destination_rules
+        .iter()
+        .map(|r| ("DestinationRule", &r.host))
+        .chain(istio.routes.iter().map(|r| ("VirtualService route", &r.host)));
+    for (kind, host) in hosts {
+        if app.service(host).is_none() {
+            warnings.push(format!("{kind} for host {host:?} applies to no service of the app"));
+        }
+    }
     let network = file.network.as_ref();
     let config = MeshConfig {
         seed: file.seed.unwrap_or(1),
