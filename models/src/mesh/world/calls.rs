@@ -72,7 +72,8 @@ impl World {
             upstream.cluster.breaker().0.track_connection(true);
         }
         let connect_timeout = upstream.cluster.settings().connect_timeout;
-        if self.pods[pod].faulted && self.fault_started.is_some() {
+        // Only the first fault's pods are marked, when it starts.
+        if self.pods[pod].faulted {
             self.metrics.last_attempt_to_faulted = Some(now);
         }
         let generation = s.events_handled() as u32;
@@ -90,20 +91,19 @@ impl World {
         let pod_zone = self.topology.pods[pod].zone;
         let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
         let send_at = if grant == ConnectionGrant::Open {
-            // SYN: lost, or no one home → connect timeout; refused → RST after a round trip.
+            // The SYN is dropped (security group, lost, dead zone) or no one is home → connect
+            // timeout; a deleted or refusing pod → RST after a round trip.
             let blocked = self.topology.is_blocked(self.proxies[call.proxy].cluster, self.topology.pods[pod].cluster);
-            let reachable = !blocked
-                && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_))
-                && self.pods[pod].exists;
-            let refuses = !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse;
+            let syn_arrives =
+                !blocked && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_));
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
             let round_trip = one_way + one_way;
-            if refuses && !blocked && !self.pods[pod].down && (reachable || !self.pods[pod].exists) {
-                s.schedule_in(round_trip, Event::ConnectFailed(index, generation, false));
+            if !syn_arrives || self.pods[pod].down {
+                s.schedule_in(connect_timeout, Event::ConnectFailed(index, generation, true));
                 return;
             }
-            if !reachable || self.pods[pod].down {
-                s.schedule_in(connect_timeout, Event::ConnectFailed(index, generation, true));
+            if !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse {
+                s.schedule_in(round_trip, Event::ConnectFailed(index, generation, false));
                 return;
             }
             let handshakes = u64::from(self.config.network.handshake_round_trips);
