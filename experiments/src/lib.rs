@@ -1,7 +1,10 @@
-//! The `meshsim` command line's machinery: scenario files, runs, outputs. The binary
+//! The `meshsim` command line's machinery: scenario files, runs, sweeps, outputs. The binary
 //! (`src/main.rs`) is a thin layer over it; tests use it directly.
 
+pub mod columns;
+pub mod input;
 pub mod output;
 pub mod plot;
 pub mod run;
 pub mod scenario;
+pub mod sweep;

@@ -1,12 +1,21 @@
 //! `meshsim`: run a scenario of a multi-region service mesh and report what users would see.
 //!
 //!     meshsim run FILE [--seed N] [--replications R] [--out DIR] [--format table|json]
+//!     meshsim sweep FILE [--threads N] [--out DIR] [--shard K/N | --shards N] [--resume]
+//!                        [--dry-run | --run K]
+//!     meshsim merge DIR... --out DIR
+//!     meshsim plot DIR --x KNOB [--y METRIC] [--by KNOB | --heatmap KNOB]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use experiments::{output, run, scenario};
+use experiments::sweep::plan::Plan;
+use experiments::sweep::runner::{SweepOptions, run_sweep};
+use experiments::sweep::shard::Shard;
+use experiments::sweep::table::RunsTable;
+use experiments::{columns::MetricColumns, output, plot, run, scenario, sweep};
 
 #[derive(Parser)]
 #[command(name = "meshsim", version, about = "Predict failover and traffic splits of a multi-region Istio mesh")]
@@ -34,6 +43,58 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run a sweep: a base scenario with fields varied over a grid or zipped lists.
+    Sweep {
+        /// The sweep file (YAML; see experiments/SWEEPS.md).
+        file: PathBuf,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Output folder (default: outputs/<sweep name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run only shard K of N (0-based); default from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX.
+        #[arg(long, conflicts_with_all = ["dry_run", "run"])]
+        shard: Option<String>,
+        /// Number of shards when the batch scheduler does not say (Kubernetes Indexed Jobs).
+        #[arg(long)]
+        shards: Option<u64>,
+        /// Keep the rows of an interrupted run of this sweep in --out and run the rest.
+        #[arg(long)]
+        resume: bool,
+        /// Check every point and list the runs without running them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Re-run run K alone: print its row and write its full outputs to --out/run-K.
+        #[arg(long, conflicts_with = "dry_run")]
+        run: Option<u64>,
+    },
+    /// Join the output folders of a sweep's shards into one, as if run on one machine.
+    Merge {
+        /// Shard output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged files go.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Redraw a sweep's plots from its points.csv.
+    Plot {
+        /// The sweep's output folder.
+        dir: PathBuf,
+        /// Knob on the x axis (its name, or the last part of its path).
+        #[arg(long)]
+        x: String,
+        /// Metric on the y axis (a column of summary.csv).
+        #[arg(long, default_value = "error_rate")]
+        y: String,
+        /// One line per value of this knob.
+        #[arg(long, conflicts_with = "heatmap")]
+        by: Option<String>,
+        /// Draw a heatmap of the metric over --x and this knob instead.
+        #[arg(long)]
+        heatmap: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -44,17 +105,115 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Run { file, seed, replications, out, format } => {
-            match run_command(&file, seed, replications, out, format) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    ExitCode::from(2)
-                }
-            }
+    let outcome = match cli.command {
+        Command::Run { file, seed, replications, out, format } => run_command(&file, seed, replications, out, format),
+        Command::Sweep { file, threads, out, shard, shards, resume, dry_run, run } => {
+            sweep_command(&file, threads, out, shard, shards, resume, dry_run, run)
+        }
+        Command::Merge { dirs, out } => sweep::merge::merge(&dirs, &out).map(|written| print_written(&written)),
+        Command::Plot { dir, x, y, by, heatmap } => plot_command(&dir, &x, &y, by, heatmap),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
         }
     }
+}
+
+fn print_written(written: &[PathBuf]) {
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sweep_command(
+    file: &Path,
+    threads: Option<usize>,
+    out: Option<PathBuf>,
+    shard: Option<String>,
+    shards: Option<u64>,
+    resume: bool,
+    dry_run: bool,
+    run_only: Option<u64>,
+) -> Result<(), String> {
+    let plan = Plan::load(file)?;
+    let scenarios = plan.scenarios()?;
+    let out = out.unwrap_or_else(|| PathBuf::from("outputs").join(&plan.name));
+    let table = RunsTable::new(&plan, MetricColumns::of_scenarios(scenarios.iter()));
+    if dry_run {
+        // A closed pipe (`| head`) simply ends the listing.
+        let _ = list_runs(&plan, &mut std::io::BufWriter::new(std::io::stdout().lock()));
+        return Ok(());
+    }
+    if let Some(k) = run_only {
+        if k >= plan.runs() {
+            return Err(format!("--run {k}: the sweep has runs 0 to {}", plan.runs() - 1));
+        }
+        let id = plan.run_id(k);
+        let scenario = &scenarios[id.point as usize];
+        let result = run::simulate(scenario, id.seed).map_err(|e| format!("run {k}: {e}"))?;
+        print!("{}{}", table.header(), table.row(&plan, id, &result.summary));
+        let dir = out.join(format!("run-{k}"));
+        let zones: Vec<String> = scenario.config.regions.iter().flat_map(|r| r.zones.iter().cloned()).collect();
+        let links: Vec<String> = result.summary.backbone.iter().map(|(name, ..)| name.clone()).collect();
+        let written = output::write_outputs(&dir, scenario, std::slice::from_ref(&result), &zones, &links)?;
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
+    let shard = match shard {
+        Some(text) => Shard::parse(&text)?,
+        None => Shard::from_env(|name| std::env::var(name).ok(), shards)?.unwrap_or(Shard::WHOLE),
+    };
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = SweepOptions { out, threads, shard, resume, progress: true };
+    let report = run_sweep(&plan, &scenarios, &table, &options)?;
+    println!(
+        "sweep {}: {} runs{}{}",
+        plan.name,
+        report.selected,
+        if shard.is_whole() { String::new() } else { format!(" (shard {shard})") },
+        if report.resumed > 0 { format!(", {} kept from the interrupted run", report.resumed) } else { String::new() }
+    );
+    print_written(&report.written);
+    Ok(())
+}
+
+/// `--dry-run`: the runs, numbered, with their seeds and knob values.
+fn list_runs(plan: &Plan, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "# sweep {}: {} points x {} replications = {} runs; every point checked",
+        plan.name,
+        plan.points(),
+        plan.replications,
+        plan.runs()
+    )?;
+    let mut header = vec!["run".to_string(), "point".into(), "replication".into(), "seed".into()];
+    header.extend(plan.knobs.iter().map(|k| k.name.clone()));
+    out.write_all(sweep::table::csv_line(&header).as_bytes())?;
+    for run in 0..plan.runs() {
+        let id = plan.run_id(run);
+        let mut cells = vec![id.run.to_string(), id.point.to_string(), id.replication.to_string(), id.seed.to_string()];
+        cells.extend(plan.point_values(id.point));
+        out.write_all(sweep::table::csv_line(&cells).as_bytes())?;
+    }
+    out.flush()
+}
+
+fn plot_command(dir: &Path, x: &str, y: &str, by: Option<String>, heatmap: Option<String>) -> Result<(), String> {
+    let table = plot::sweep::PointsTable::read(dir)?;
+    let plots = dir.join("plots");
+    let written = match heatmap {
+        Some(other) => plot::sweep::draw_heatmap(&plots, &table, x, &other, y)?,
+        None => plot::sweep::draw_metric(&plots, &table, x, y, by.as_deref())?,
+    };
+    print_written(&written);
+    Ok(())
 }
 
 fn run_command(
@@ -75,9 +234,7 @@ fn run_command(
     match format {
         Format::Table => {
             print!("{}", output::table(&scenario, &results));
-            for path in written {
-                println!("wrote {}", path.display());
-            }
+            print_written(&written);
         }
         Format::Json => println!("{}", output::json(&scenario, &results)),
     }

@@ -9,6 +9,7 @@ use sim::stats::{ConfidenceInterval, RunningStats};
 
 use models::mesh::config::{Fault, FaultKind, FaultTarget};
 
+use crate::columns::MetricColumns;
 use crate::plot;
 use crate::run::Replication;
 use crate::scenario::Scenario;
@@ -21,96 +22,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::rename(&temporary, path).map_err(|e| format!("{}: cannot rename into place: {e}", path.display()))
 }
 
-fn opt(value: Option<f64>) -> String {
-    value.map_or(String::new(), |v| format!("{v:.3}"))
-}
-
-/// The share columns every row carries: `zone/version` pairs seen in any replication.
-fn share_keys(results: &[Replication]) -> Vec<(String, String)> {
-    let mut keys: Vec<(String, String)> =
-        results.iter().flat_map(|r| r.summary.shares.iter().map(|(z, v, _, _)| (z.clone(), v.clone()))).collect();
-    keys.sort();
-    keys.dedup();
-    keys
-}
-
 /// `summary.csv`.
 pub fn summary_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let keys = share_keys(results);
-    let mut header: Vec<String> = [
-        "replication",
-        "seed",
-        "requests",
-        "failed",
-        "unanswered",
-        "error_rate",
-        "markers",
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "latency_p99_ms",
-        "time_to_first_ejection_s",
-        "time_to_shift_s",
-        "time_to_recover_slo_s",
-        "failback_s",
-        "ejections",
-        "split_region",
-        "split_expected",
-        "split_observed",
-        "split_ci_low",
-        "split_ci_high",
-        "split_error",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    header.extend(keys.iter().map(|(z, v)| format!("share:{z}/{v}")));
-    if let Some(first) = results.first() {
-        for (name, ..) in &first.summary.backbone {
-            header.push(format!("backbone:{name}:mean_mbps"));
-            header.push(format!("backbone:{name}:peak_mbps"));
-            header.push(format!("backbone:{name}:drops"));
-            header.push(format!("backbone:{name}:peak_utilisation"));
-        }
-    }
+    let columns = MetricColumns::of_summaries(results.iter().map(|r| &r.summary));
+    let mut header = vec!["replication".to_string(), "seed".to_string()];
+    header.extend(columns.header());
     header.push("meshsim_version".into());
     out.write_record(&header).map_err(|e| e.to_string())?;
     for (r, rep) in results.iter().enumerate() {
-        let s = &rep.summary;
-        let mut row = vec![
-            r.to_string(),
-            s.seed.to_string(),
-            s.requests.to_string(),
-            s.failed.to_string(),
-            s.unanswered.to_string(),
-            format!("{:.6}", s.error_rate),
-            s.markers.to_string(),
-            format!("{:.3}", s.latency_ms[0]),
-            format!("{:.3}", s.latency_ms[1]),
-            format!("{:.3}", s.latency_ms[2]),
-            opt(s.time_to_first_ejection),
-            opt(s.time_to_shift),
-            opt(s.time_to_recover_slo),
-            opt(s.failback),
-            s.ejections.to_string(),
-        ];
-        match &s.split {
-            Some((region, expected, observed, low, high, error)) => {
-                row.push(region.clone());
-                row.extend([expected, observed, low, high, error].iter().map(|v| format!("{v:.6}")));
-            }
-            None => row.extend(std::iter::repeat_n(String::new(), 6)),
-        }
-        for (z, v) in &keys {
-            let fraction = s.shares.iter().find(|(sz, sv, _, _)| sz == z && sv == v).map_or(0.0, |(_, _, _, f)| *f);
-            row.push(format!("{fraction:.6}"));
-        }
-        for (_, _, mean, peak, drops, utilisation) in &s.backbone {
-            row.push(format!("{mean:.6}"));
-            row.push(format!("{peak:.6}"));
-            row.push(drops.to_string());
-            row.push(format!("{utilisation:.6}"));
-        }
+        let mut row = vec![r.to_string(), rep.summary.seed.to_string()];
+        row.extend(columns.cells(&rep.summary));
         row.push(env!("CARGO_PKG_VERSION").into());
         out.write_record(&row).map_err(|e| e.to_string())?;
     }

@@ -26,18 +26,18 @@ pub fn replication_seed(seed: u64, r: u64) -> u64 {
 
 /// Runs `replications` replications of the scenario from `seed`.
 pub fn run(scenario: &Scenario, seed: u64, replications: u64) -> Result<Vec<Replication>, String> {
-    (0..replications)
-        .into_par_iter()
-        .map(|r| {
-            let mut config = scenario.config.clone();
-            config.seed = replication_seed(seed, r);
-            let (seed, duration, slo) = (config.seed, config.duration, config.metrics.slo_success);
-            let mut simulation = Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| e.to_string())?;
-            let end = SimTime::ZERO + duration;
-            simulation.run_until(end);
-            simulation.model_mut().close(end);
-            let world = simulation.model();
-            Ok(Replication { summary: RunSummary::of(world, seed, duration, slo), windows: window_rows(world) })
-        })
-        .collect()
+    (0..replications).into_par_iter().map(|r| simulate(scenario, replication_seed(seed, r))).collect()
+}
+
+/// Runs the scenario once with `seed`.
+pub fn simulate(scenario: &Scenario, seed: u64) -> Result<Replication, String> {
+    let mut config = scenario.config.clone();
+    config.seed = seed;
+    let (duration, slo) = (config.duration, config.metrics.slo_success);
+    let mut simulation = Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| e.to_string())?;
+    let end = SimTime::ZERO + duration;
+    simulation.run_until(end);
+    simulation.model_mut().close(end);
+    let world = simulation.model();
+    Ok(Replication { summary: RunSummary::of(world, seed, duration, slo), windows: window_rows(world) })
 }

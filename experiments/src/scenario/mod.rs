@@ -39,8 +39,7 @@ pub struct Scenario {
 
 /// Reads the scenario file at `path` (Istio resource files are found relative to it).
 pub fn load(path: &Path) -> Result<Scenario, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the scenario: {e}", path.display()))?;
+    let text = crate::input::read_text(path, "the scenario")?;
     parse(&text, &path.display().to_string(), path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -512,8 +511,8 @@ fn istio_config(
     }
     for name in &doc.resource_files {
         let path = base.join(name);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| fail("istio.resource_files", format!("cannot read {}: {e}", path.display())))?;
+        let text =
+            crate::input::read_text(&path, "an Istio resource file").map_err(|e| fail("istio.resource_files", e))?;
         add(&text, path.display().to_string())?;
     }
     warnings.append(&mut resources.warnings);

@@ -3,13 +3,12 @@
 //! system fonts are needed.
 
 use std::path::Path;
-use std::sync::Once;
 
 use models::mesh::summary::WindowRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::{FontStyle, register_font};
 
+use super::{register_embedded_font, write_png};
 use crate::output::write_atomically;
 
 /// What one picture shows.
@@ -28,16 +27,6 @@ pub struct Timeline<'a> {
     pub faults: &'a [(f64, Option<f64>, String)],
 }
 
-static FONT: Once = Once::new();
-
-fn register_embedded_font() {
-    FONT.call_once(|| {
-        if register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_err() {
-            unreachable!("the embedded DejaVu Sans is a valid font");
-        }
-    });
-}
-
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 900;
 
@@ -47,11 +36,7 @@ pub fn write_timeline(dir: &Path, timeline: &Timeline) -> Result<(), String> {
     let mut svg = String::new();
     draw(SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area(), timeline)?;
     write_atomically(&dir.join("timeline.svg"), svg.as_bytes())?;
-    // The bitmap backend picks its encoder from the extension: the temporary file ends in .png.
-    let temporary = dir.join(".timeline.tmp.png");
-    draw(BitMapBackend::new(&temporary, (WIDTH, HEIGHT)).into_drawing_area(), timeline)?;
-    std::fs::rename(&temporary, dir.join("timeline.png"))
-        .map_err(|e| format!("{}: cannot rename into place: {e}", dir.display()))
+    write_png(&dir.join("timeline.png"), (WIDTH, HEIGHT), |area| draw(area, timeline))
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, t: &Timeline) -> Result<(), String> {

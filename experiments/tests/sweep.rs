@@ -1,0 +1,145 @@
+//! `meshsim sweep`, `merge` and `--run` from the outside: the same sweep gives the same bytes
+//! whatever the thread count, sharding or interruption, and a bad point stops it before any run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn meshsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_meshsim"))
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meshsim-sweep-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small sweep of the 503-pod scenario: 2 × 2 points × 3 replications, 30 s each.
+fn small_sweep(dir: &Path) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/pod-503-keep-endpoints.yaml");
+    let file = dir.join("sweep.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: small\nbase: {}\nreplications: 3\nset:\n  duration: 30s\nvary:\n  \
+             istio.resources[DestinationRule/reviews].spec.trafficPolicy.outlierDetection.maxEjectionPercent: \
+             {{name: maxEjectionPercent, values: [10, 100]}}\n  \
+             istio.resources[DestinationRule/reviews].spec.trafficPolicy.outlierDetection.consecutive5xxErrors: \
+             {{name: consecutive5xx, values: [1, 5]}}\n",
+            base.display()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let output = meshsim().arg("sweep").arg(file).arg("--out").arg(out).args(extra).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn threads_shards_and_resumption_give_the_same_bytes() {
+    let dir = temp_dir("same");
+    let file = small_sweep(&dir);
+    sweep(&file, &dir.join("one"), &["--threads", "1"]);
+    sweep(&file, &dir.join("two"), &["--threads", "2"]);
+    let runs = read(dir.join("one/runs.csv"));
+    assert_eq!(runs.lines().count(), 1 + 12, "a header and 12 runs");
+    for name in ["runs.csv", "points.csv", "sweep.yaml"] {
+        assert_eq!(read(dir.join("one").join(name)), read(dir.join("two").join(name)), "{name}: 1 vs 2 threads");
+    }
+    // Three shards, each as its own process, merged.
+    let shards: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("shard-{k}"))).collect();
+    for (k, shard) in shards.iter().enumerate() {
+        sweep(&file, shard, &["--shard", &format!("{k}/3")]);
+        assert!(!shard.join("points.csv").exists(), "a shard has no points of its own");
+    }
+    let merged = dir.join("merged");
+    let output = meshsim().arg("merge").args(&shards).arg("--out").arg(&merged).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for name in ["runs.csv", "points.csv", "sweep.yaml"] {
+        assert_eq!(read(dir.join("one").join(name)), read(merged.join(name)), "{name}: merged shards");
+    }
+    // The shard index can come from a Slurm array task.
+    let slurm = dir.join("slurm-1");
+    let output = meshsim()
+        .arg("sweep")
+        .arg(&file)
+        .arg("--out")
+        .arg(&slurm)
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(read(slurm.join("runs.csv")), read(shards[1].join("runs.csv")));
+    // Merging a shard twice, or too few, is refused.
+    let output =
+        meshsim().arg("merge").arg(&shards[0]).arg(&shards[0]).arg("--out").arg(dir.join("bad")).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("appears twice"));
+
+    // An interrupted sweep: five whole rows and half of the sixth on disk.
+    let interrupted = dir.join("interrupted");
+    std::fs::create_dir_all(&interrupted).unwrap();
+    std::fs::copy(dir.join("one/sweep.yaml"), interrupted.join("sweep.yaml")).unwrap();
+    let lines: Vec<&str> = runs.lines().collect();
+    let mut partial = lines[..6].join("\n") + "\n";
+    partial.push_str(&lines[6][..lines[6].len() / 2]);
+    std::fs::write(interrupted.join("runs.csv.partial"), partial).unwrap();
+    let output = sweep(&file, &interrupted, &["--resume"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("5 kept from the interrupted run"));
+    assert_eq!(read(interrupted.join("runs.csv")), runs, "resumed = uninterrupted");
+    assert!(!interrupted.join("runs.csv.partial").exists());
+}
+
+#[test]
+fn one_run_is_reproduced_alone_and_points_share_random_numbers() {
+    let dir = temp_dir("one");
+    let file = small_sweep(&dir);
+    sweep(&file, &dir.join("all"), &[]);
+    let runs = read(dir.join("all/runs.csv"));
+    let lines: Vec<&str> = runs.lines().collect();
+    let output =
+        meshsim().arg("sweep").arg(&file).arg("--out").arg(dir.join("all")).args(["--run", "7"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed, format!("{}\n{}\n", lines[0], lines[8]), "--run 7 prints row 7");
+    assert!(dir.join("all/run-7/summary.csv").exists() && dir.join("all/run-7/scenario.yaml").exists());
+    // Common random numbers: replication r of every point has the same seed and, the arrivals
+    // being their own stream, the same number of user requests.
+    let column = |line: &str, c: usize| line.split(',').nth(c).unwrap().to_owned();
+    let requests = lines[0].split(',').position(|h| h == "requests").unwrap();
+    for replication in 0..3 {
+        let rows: Vec<&&str> = lines[1..].iter().filter(|l| column(l, 2) == replication.to_string()).collect();
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|r| column(r, 3) == column(rows[0], 3)), "same seed");
+        assert!(rows.iter().all(|r| column(r, requests) == column(rows[0], requests)), "same arrivals");
+    }
+}
+
+#[test]
+fn a_bad_point_is_named_before_anything_runs() {
+    let dir = temp_dir("bad");
+    let file = small_sweep(&dir);
+    let text = read(file.clone()).replace("values: [1, 5]", "values: [1, -5]");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out");
+    let output = meshsim().arg("sweep").arg(&file).arg("--out").arg(&out).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("point 1 (maxEjectionPercent=10, consecutive5xx=-5)"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    let listing = meshsim().arg("sweep").arg(small_sweep(&dir)).arg("--dry-run").output().unwrap();
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    assert!(listing.starts_with("# sweep small: 4 points x 3 replications = 12 runs"), "{listing}");
+    assert_eq!(listing.lines().count(), 2 + 12);
+}
