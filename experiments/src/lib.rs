@@ -2,6 +2,7 @@
 //! (`src/main.rs`) is a thin layer over it; tests use it directly.
 
 pub mod columns;
+pub mod compare;
 pub mod input;
 pub mod output;
 pub mod plot;

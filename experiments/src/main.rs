@@ -3,8 +3,10 @@
 //!     meshsim run FILE [--seed N] [--replications R] [--out DIR] [--format table|json]
 //!     meshsim sweep FILE [--threads N] [--out DIR] [--shard K/N | --shards N] [--resume]
 //!                        [--dry-run | --run K]
+//!     meshsim compare A B [--replications R] [--seed N] [--format table|json]
 //!     meshsim merge DIR... --out DIR
 //!     meshsim plot DIR --x KNOB [--y METRIC] [--by KNOB | --heatmap KNOB]
+//!     meshsim plot DIR --cdf POINT[,POINT...]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use experiments::sweep::plan::Plan;
 use experiments::sweep::runner::{SweepOptions, run_sweep};
 use experiments::sweep::shard::Shard;
 use experiments::sweep::table::RunsTable;
-use experiments::{columns::MetricColumns, output, plot, run, scenario, sweep};
+use experiments::{columns::MetricColumns, compare, output, plot, run, scenario, sweep};
 
 #[derive(Parser)]
 #[command(name = "meshsim", version, about = "Predict failover and traffic splits of a multi-region Istio mesh")]
@@ -69,6 +71,22 @@ enum Command {
         #[arg(long, conflicts_with = "dry_run")]
         run: Option<u64>,
     },
+    /// Compare two scenarios (or a scenario and an override file) under the same random numbers.
+    Compare {
+        /// Scenario A.
+        a: PathBuf,
+        /// Scenario B, or an override file (`overrides:` field paths of A and their values).
+        b: PathBuf,
+        /// Paired replications.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
+        replications: u64,
+        /// Seed of replication 0 (default: A's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How to print the comparison.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Join the output folders of a sweep's shards into one, as if run on one machine.
     Merge {
         /// Shard output folders.
@@ -83,8 +101,8 @@ enum Command {
         /// The sweep's output folder.
         dir: PathBuf,
         /// Knob on the x axis (its name, or the last part of its path).
-        #[arg(long)]
-        x: String,
+        #[arg(long, required_unless_present = "cdf")]
+        x: Option<String>,
         /// Metric on the y axis (a column of summary.csv).
         #[arg(long, default_value = "error_rate")]
         y: String,
@@ -94,6 +112,9 @@ enum Command {
         /// Draw a heatmap of the metric over --x and this knob instead.
         #[arg(long)]
         heatmap: Option<String>,
+        /// Draw the latency CDFs of these points instead (re-runs their replications).
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["x", "by", "heatmap"])]
+        cdf: Vec<u64>,
     },
 }
 
@@ -110,8 +131,12 @@ fn main() -> ExitCode {
         Command::Sweep { file, threads, out, shard, shards, resume, dry_run, run } => {
             sweep_command(&file, threads, out, shard, shards, resume, dry_run, run)
         }
+        Command::Compare { a, b, replications, seed, format } => compare_command(&a, &b, replications, seed, format),
         Command::Merge { dirs, out } => sweep::merge::merge(&dirs, &out).map(|written| print_written(&written)),
-        Command::Plot { dir, x, y, by, heatmap } => plot_command(&dir, &x, &y, by, heatmap),
+        Command::Plot { dir, x, y, by, heatmap, cdf } => match x {
+            Some(x) => plot_command(&dir, &x, &y, by, heatmap),
+            None => cdf_command(&dir, &cdf),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -203,6 +228,45 @@ fn list_runs(plan: &Plan, out: &mut impl Write) -> std::io::Result<()> {
         out.write_all(sweep::table::csv_line(&cells).as_bytes())?;
     }
     out.flush()
+}
+
+/// `plot --cdf`: the latency distributions of chosen points, every replication pooled.
+fn cdf_command(dir: &Path, points: &[u64]) -> Result<(), String> {
+    use rayon::prelude::*;
+    let plan = Plan::load(&dir.join("sweep.yaml"))?;
+    let mut curves = Vec::new();
+    for &point in points {
+        if point >= plan.points() {
+            return Err(format!("--cdf {point}: the sweep has points 0 to {}", plan.points() - 1));
+        }
+        let scenario = plan.scenario(point)?;
+        let histograms = (0..plan.replications)
+            .into_par_iter()
+            .map(|r| {
+                run::simulate_with(&scenario, run::replication_seed(plan.seed, r), |w| w.metrics().latency.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pooled = histograms[0].clone();
+        histograms[1..].iter().for_each(|h| pooled.merge(h));
+        let values = plan.point_values(point);
+        let knobs =
+            plan.knobs.iter().zip(values).map(|(k, v)| format!("{}={v}", k.name.rsplit('.').next().unwrap_or(&k.name)));
+        curves.push((format!("{point}: {}", knobs.collect::<Vec<_>>().join(", ")), pooled));
+    }
+    print_written(&plot::sweep::draw_latency_cdf(&dir.join("plots"), &curves)?);
+    Ok(())
+}
+
+fn compare_command(a: &Path, b: &Path, replications: u64, seed: Option<u64>, format: Format) -> Result<(), String> {
+    let scenario_a = scenario::load(a)?;
+    let scenario_b = compare::load_b(a, b)?;
+    let seed = seed.unwrap_or(scenario_a.config.seed);
+    let comparison = compare::compare(&scenario_a, &scenario_b, seed, replications)?;
+    match format {
+        Format::Table => print!("{}", comparison.table()),
+        Format::Json => println!("{}", comparison.json()),
+    }
+    Ok(())
 }
 
 fn plot_command(dir: &Path, x: &str, y: &str, by: Option<String>, heatmap: Option<String>) -> Result<(), String> {

@@ -196,7 +196,7 @@ pub fn table(scenario: &Scenario, results: &[Replication]) -> String {
 }
 
 /// A JSON string literal.
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {
@@ -213,7 +213,7 @@ fn json_string(text: &str) -> String {
 }
 
 /// A JSON number, `null` for missing or non-finite values.
-fn json_number(value: Option<f64>) -> String {
+pub(crate) fn json_number(value: Option<f64>) -> String {
     match value {
         Some(v) if v.is_finite() => format!("{v}"),
         _ => "null".into(),

@@ -31,13 +31,21 @@ pub fn run(scenario: &Scenario, seed: u64, replications: u64) -> Result<Vec<Repl
 
 /// Runs the scenario once with `seed`.
 pub fn simulate(scenario: &Scenario, seed: u64) -> Result<Replication, String> {
+    let (duration, slo) = (scenario.config.duration, scenario.config.metrics.slo_success);
+    simulate_with(scenario, seed, |world| Replication {
+        summary: RunSummary::of(world, seed, duration, slo),
+        windows: window_rows(world),
+    })
+}
+
+/// Runs the scenario once with `seed` and reads what `read` wants from the finished world.
+pub fn simulate_with<T>(scenario: &Scenario, seed: u64, read: impl FnOnce(&World) -> T) -> Result<T, String> {
     let mut config = scenario.config.clone();
     config.seed = seed;
-    let (duration, slo) = (config.duration, config.metrics.slo_success);
+    let duration = config.duration;
     let mut simulation = Simulation::try_new_with(|s| World::build(config, s)).map_err(|e| e.to_string())?;
     let end = SimTime::ZERO + duration;
     simulation.run_until(end);
     simulation.model_mut().close(end);
-    let world = simulation.model();
-    Ok(Replication { summary: RunSummary::of(world, seed, duration, slo), windows: window_rows(world) })
+    Ok(read(simulation.model()))
 }

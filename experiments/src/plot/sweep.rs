@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use sim::SimDuration;
+use sim::stats::Histogram;
 
 use super::{register_embedded_font, write_png};
 use crate::output::write_atomically;
@@ -179,8 +180,14 @@ pub fn draw_metric(
         None => format!("{}-vs-{}", slug(metric), slug(&table.header[x_col])),
     };
     let labels = (!numeric).then_some(x_values.as_slice());
-    let chart =
-        LineChart { caption: &caption, x_title: &x_title, y_title: &metric_title(metric), lines: &lines, labels };
+    let chart = LineChart {
+        caption: &caption,
+        x_title: &x_title,
+        y_title: &metric_title(metric),
+        lines: &lines,
+        labels,
+        markers: true,
+    };
     write_both(dir, &name, |area| chart.draw(area), |area| chart.draw(area))
 }
 
@@ -228,6 +235,8 @@ struct LineChart<'a> {
     lines: &'a [Line],
     /// Category names when the knob's values are not quantities.
     labels: Option<&'a [String]>,
+    /// Whether each point is marked (one per sweep point) or the line is dense (a CDF).
+    markers: bool,
 }
 
 impl LineChart<'_> {
@@ -245,8 +254,7 @@ impl LineChart<'_> {
             (x0, x1) = (0.0, 1.0);
         }
         let pad = ((x1 - x0) * 0.05).max(0.5 * (x1 == x0) as u8 as f64);
-        // Head room above the data keeps the legend clear of it.
-        let top = if y1 > 0.0 { y1 * 1.35 } else { 1.0 };
+        let top = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
         let (layout, legend_area) = root.split_horizontally(WIDTH - 230);
         let mut chart = ChartBuilder::on(&layout)
             .margin(16)
@@ -283,9 +291,11 @@ impl LineChart<'_> {
             chart
                 .draw_series(LineSeries::new(line.points.iter().map(|(x, y, _)| (*x, *y)), colour.stroke_width(2)))
                 .map_err(err)?;
-            chart
-                .draw_series(line.points.iter().map(|(x, y, _)| Circle::new((*x, *y), 4, colour.filled())))
-                .map_err(err)?;
+            if self.markers {
+                chart
+                    .draw_series(line.points.iter().map(|(x, y, _)| Circle::new((*x, *y), 4, colour.filled())))
+                    .map_err(err)?;
+            }
         }
         // The legend sits in its own column, beside the plot, never over the data.
         legend_area.fill(&WHITE).map_err(err)?;
@@ -396,6 +406,33 @@ impl Heatmap<'_> {
         }
         root.present().map_err(err)
     }
+}
+
+/// Draws the latency distribution (CDF) of each `(label, histogram of nanoseconds)` into
+/// `dir/latency-cdf.png` and `.svg`, up to the largest p99.9.
+pub fn draw_latency_cdf(dir: &Path, curves: &[(String, Histogram)]) -> Result<Vec<PathBuf>, String> {
+    register_embedded_font();
+    let lines: Vec<Line> = curves
+        .iter()
+        .map(|(label, histogram)| Line {
+            label: label.clone(),
+            points: (0..=1000)
+                .filter_map(|permille| {
+                    let q = permille as f64 / 1000.0;
+                    histogram.quantile(q.min(0.999)).map(|ns| (ns as f64 / 1e6, q, None))
+                })
+                .collect(),
+        })
+        .collect();
+    let chart = LineChart {
+        caption: "latency distribution of answered requests",
+        x_title: "latency (ms)",
+        y_title: "fraction of requests at or below",
+        lines: &lines,
+        labels: None,
+        markers: false,
+    };
+    write_both(dir, "latency-cdf", |area| chart.draw(area), |area| chart.draw(area))
 }
 
 /// The plots a sweep writes when it ends: each default metric against the knob with the most
