@@ -3,16 +3,29 @@
 use super::*;
 
 impl World {
-    pub(super) fn start_call(&mut self, proxy: usize, service: usize, parent: Parent, s: &mut Scheduler<Event>) {
+    pub(super) fn start_call(
+        &mut self,
+        proxy: usize,
+        service: usize,
+        parent: Parent,
+        key: DrawKey,
+        s: &mut Scheduler<Event>,
+    ) {
         let route = &self.routes[service];
-        let destination =
-            pick_weighted(&route.weights, self.streams.routing.next_u64()).expect("weights checked at build");
+        let destination = match route.weights.len() {
+            1 => 0,
+            _ => {
+                let draw = self.streams.routing.bits([key.request, service as u64, u64::from(key.attempt)]);
+                pick_weighted(&route.weights, draw).expect("weights checked at build")
+            }
+        };
         let upstream = self.proxies[proxy].routes[service][destination];
         let timeout = route.timeout;
         let call = Call {
             proxy,
             upstream,
             parent,
+            key,
             retries: 0,
             tried: [EndpointId(u32::MAX); 8],
             tried_count: 0,

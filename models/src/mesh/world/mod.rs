@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use rand::{Rng, RngExt};
-use sim::{EventHandle, Model, RandomStreams, Scheduler, SimDuration, SimTime, StreamRng};
+use sim::{EventHandle, KeyedDraws, Model, RandomStreams, Scheduler, SimDuration, SimTime, StreamRng};
 
 use super::app::OnFailure;
 use super::config::{Arrivals, FaultKind, FaultTarget, MeshConfig};
@@ -173,12 +173,22 @@ struct Attempt {
     per_try_timeout: Option<EventHandle>,
 }
 
+/// What keyed draws about one piece of work are keyed by: the user request it serves (by its
+/// number in the run) and the attempts of the calls that brought it there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DrawKey {
+    request: u64,
+    attempt: u32,
+}
+
 /// A call from a proxy to a service.
 #[derive(Clone, Debug)]
 struct Call {
     proxy: usize,
     upstream: usize,
     parent: Parent,
+    /// The user request served, and the attempt of the job that made the call (0 for the user's).
+    key: DrawKey,
     retries: u32,
     tried: [EndpointId; 8],
     tried_count: usize,
@@ -195,6 +205,8 @@ struct Job {
     pod: usize,
     /// The call (index, serial) and attempt generation it answers.
     caller: (u32, u32, u32),
+    /// The user request served and the caller's attempt number (retries so far).
+    key: DrawKey,
     next_call: usize,
     outstanding: u32,
     markers: u32,
@@ -259,15 +271,19 @@ struct ServiceRoute {
     retry: RetryPolicy,
 }
 
-/// The random streams of the world, one per source of randomness.
+/// The random streams of the world, one per source of randomness. What a user request meets
+/// on its way (service times, failures of a flaky pod, route and gateway picks) is keyed by the
+/// request and attempt rather than drawn in order, so configurations compared with the same
+/// seed give each request the same numbers wherever their settings send it.
 struct Streams {
     arrivals: StreamRng,
-    service: StreamRng,
+    service: KeyedDraws,
+    failures: KeyedDraws,
     balancing: StreamRng,
     outlier: StreamRng,
     retries: StreamRng,
     network: StreamRng,
-    routing: StreamRng,
+    routing: KeyedDraws,
 }
 
 /// The whole simulated mesh.
@@ -423,12 +439,13 @@ impl World {
             users: Slab::new(),
             streams: Streams {
                 arrivals: streams.stream("arrivals"),
-                service: streams.stream("service-times"),
+                service: streams.keyed("service-times"),
+                failures: streams.keyed("pod-failures"),
                 balancing: streams.stream("load-balancing"),
                 outlier: streams.stream("outlier-detection"),
                 retries: streams.stream("retry-backoff"),
                 network: streams.stream("network"),
-                routing: streams.stream("route-weights"),
+                routing: streams.keyed("route-weights"),
             },
             istiod_view: Vec::new(),
             pushes: Vec::new(),

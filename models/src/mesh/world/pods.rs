@@ -14,9 +14,14 @@ impl World {
             s.schedule_in(back, Event::Reset(index, generation));
             return;
         }
+        let call = self.calls.get_mut(index, serial).expect("current attempt's call");
+        // Attempts along the way (a retried productpage calls reviews again): a new number.
+        let key =
+            DrawKey { request: call.key.request, attempt: call.key.attempt.wrapping_mul(8).wrapping_add(call.retries) };
         let (job, job_serial) = self.jobs.insert(Job {
             pod,
             caller: (index, serial, generation),
+            key,
             next_call: 0,
             outstanding: 0,
             markers: 0,
@@ -43,11 +48,11 @@ impl World {
     }
 
     pub(super) fn begin_work(&mut self, job: u32, job_serial: u32, s: &mut Scheduler<Event>) {
-        let pod = self.jobs.get_mut(job, job_serial).expect("live job").pod;
+        let record = self.jobs.get_mut(job, job_serial).expect("live job");
+        let (pod, key) = (record.pod, record.key);
         let info = &self.topology.pods[pod];
-        let mut work = self.config.app.services[info.service].versions[info.version]
-            .service_time
-            .sample(&mut self.streams.service);
+        let u = self.streams.service.unit([key.request, info.service as u64, u64::from(key.attempt)]);
+        let mut work = self.config.app.services[info.service].versions[info.version].service_time.at_quantile(u);
         match self.pods[pod].behaviour {
             Behaviour::Hang => return, // Holds its slot and never answers.
             Behaviour::Slow(extra) => work = work + extra,
@@ -57,10 +62,13 @@ impl World {
     }
 
     pub(super) fn work_done(&mut self, job: u32, job_serial: u32, s: &mut Scheduler<Event>) {
-        let Some(pod) = self.jobs.get_mut(job, job_serial).map(|j| j.pod) else { return };
+        let Some((pod, key)) = self.jobs.get_mut(job, job_serial).map(|j| (j.pod, j.key)) else { return };
+        let service = self.topology.pods[pod].service as u64;
         match self.pods[pod].behaviour {
             Behaviour::Respond(status) => return self.respond(job, job_serial, status, 0, s),
-            Behaviour::FailFraction(fraction, status) if self.streams.service.random::<f64>() < fraction => {
+            Behaviour::FailFraction(fraction, status)
+                if self.streams.failures.unit([key.request, service, u64::from(key.attempt)]) < fraction =>
+            {
                 return self.respond(job, job_serial, status, 0, s);
             }
             Behaviour::Hang => return,
@@ -85,12 +93,12 @@ impl World {
 
     pub(super) fn next_child_call(&mut self, job: u32, job_serial: u32, s: &mut Scheduler<Event>) {
         let record = self.jobs.get_mut(job, job_serial).expect("live");
-        let (pod, step) = (record.pod, record.next_call);
+        let (pod, step, key) = (record.pod, record.next_call, record.key);
         record.next_call += 1;
         let info = &self.topology.pods[pod];
         let service = self.callees[info.service][info.version][step];
         let proxy = self.pod_proxy[pod].expect("pods that call have a sidecar");
-        self.start_call(proxy, service, Parent::Job(job, job_serial), s);
+        self.start_call(proxy, service, Parent::Job(job, job_serial), key, s);
     }
 
     pub(super) fn call_done(&mut self, job: u32, job_serial: u32, status: u16, markers: u32, s: &mut Scheduler<Event>) {

@@ -14,10 +14,12 @@ impl World {
             self.finish_user(request, serial, 503, 0, s);
             return;
         }
-        let k = (self.streams.routing.next_u64() % up as u64) as usize;
+        // The request's number in the run keys every draw made for it.
+        let key = DrawKey { request: self.metrics.sent, attempt: 0 };
+        let k = if up == 1 { 0 } else { (self.streams.routing.bits([key.request, u64::MAX, 0]) % up as u64) as usize };
         let proxy = *self.entry_proxies.iter().filter(|p| live(self, p)).nth(k).expect("k < up");
         let entry = self.entry_service;
-        self.start_call(proxy, entry, Parent::User(request, serial), s);
+        self.start_call(proxy, entry, Parent::User(request, serial), key, s);
     }
 
     pub(super) fn finish_user(
