@@ -16,7 +16,7 @@ pub struct MetricColumns {
 }
 
 /// The fixed metric columns, in order.
-const FIXED: [&str; 19] = [
+const FIXED: [&str; 20] = [
     "requests",
     "failed",
     "unanswered",
@@ -36,6 +36,7 @@ const FIXED: [&str; 19] = [
     "split_ci_low",
     "split_ci_high",
     "split_error",
+    "split_abs_error",
 ];
 
 fn optional(value: Option<f64>) -> String {
@@ -110,9 +111,9 @@ impl MetricColumns {
         match &s.split {
             Some((region, expected, observed, low, high, error)) => {
                 row.push(region.clone());
-                row.extend([expected, observed, low, high, error].iter().map(|v| format!("{v:.6}")));
+                row.extend([*expected, *observed, *low, *high, *error, error.abs()].iter().map(|v| format!("{v:.6}")));
             }
-            None => row.extend(std::iter::repeat_n(String::new(), 6)),
+            None => row.extend(std::iter::repeat_n(String::new(), 7)),
         }
         for (z, v) in &self.shares {
             let fraction = s.shares.iter().find(|(sz, sv, _, _)| sz == z && sv == v).map_or(0.0, |(_, _, _, f)| *f);

@@ -147,9 +147,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to standard output; a reader that has gone (`| head`) is not an error.
+fn say(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn print_written(written: &[PathBuf]) {
     for path in written {
-        println!("wrote {}", path.display());
+        say(&format!("wrote {}\n", path.display()));
     }
 }
 
@@ -180,7 +185,7 @@ fn sweep_command(
         let id = plan.run_id(k);
         let scenario = &scenarios[id.point as usize];
         let result = run::simulate(scenario, id.seed).map_err(|e| format!("run {k}: {e}"))?;
-        print!("{}{}", table.header(), table.row(&plan, id, &result.summary));
+        say(&format!("{}{}", table.header(), table.row(&plan, id, &result.summary)));
         let dir = out.join(format!("run-{k}"));
         let zones: Vec<String> = scenario.config.regions.iter().flat_map(|r| r.zones.iter().cloned()).collect();
         let links: Vec<String> = result.summary.backbone.iter().map(|(name, ..)| name.clone()).collect();
@@ -197,13 +202,13 @@ fn sweep_command(
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let options = SweepOptions { out, threads, shard, resume, progress: true };
     let report = run_sweep(&plan, &scenarios, &table, &options)?;
-    println!(
-        "sweep {}: {} runs{}{}",
+    say(&format!(
+        "sweep {}: {} runs{}{}\n",
         plan.name,
         report.selected,
         if shard.is_whole() { String::new() } else { format!(" (shard {shard})") },
         if report.resumed > 0 { format!(", {} kept from the interrupted run", report.resumed) } else { String::new() }
-    );
+    ));
     print_written(&report.written);
     Ok(())
 }
@@ -263,8 +268,8 @@ fn compare_command(a: &Path, b: &Path, replications: u64, seed: Option<u64>, for
     let seed = seed.unwrap_or(scenario_a.config.seed);
     let comparison = compare::compare(&scenario_a, &scenario_b, seed, replications)?;
     match format {
-        Format::Table => print!("{}", comparison.table()),
-        Format::Json => println!("{}", comparison.json()),
+        Format::Table => say(&comparison.table()),
+        Format::Json => say(&format!("{}\n", comparison.json())),
     }
     Ok(())
 }
@@ -297,10 +302,10 @@ fn run_command(
     let written = output::write_outputs(&dir, &scenario, &results, &zones, &links)?;
     match format {
         Format::Table => {
-            print!("{}", output::table(&scenario, &results));
+            say(&output::table(&scenario, &results));
             print_written(&written);
         }
-        Format::Json => println!("{}", output::json(&scenario, &results)),
+        Format::Json => say(&format!("{}\n", output::json(&scenario, &results))),
     }
     Ok(())
 }

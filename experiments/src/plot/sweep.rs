@@ -13,7 +13,8 @@ use sim::stats::Histogram;
 use super::{register_embedded_font, write_png};
 use crate::output::write_atomically;
 use crate::scenario::units::Bandwidth;
-use crate::sweep::plan::Plan;
+use crate::sweep::plan::{Plan, PlotSpec};
+use crate::sweep::values::significant;
 
 const WIDTH: u32 = 1100;
 const HEIGHT: u32 = 700;
@@ -138,9 +139,16 @@ pub fn draw_metric(
     let x_values = table.values(x_col);
     let numeric = x_values.iter().all(|v| quantity(v).is_some());
     let unit = if numeric { x_values.first().and_then(|v| quantity(v)).map_or("", |q| q.1) } else { "" };
+    // Values spanning two decades or more (10, 100, 1000 requests) are spaced on a log axis.
+    let magnitudes: Vec<f64> = x_values.iter().filter_map(|v| quantity(v)).map(|q| q.0).collect();
+    let log = numeric
+        && magnitudes.iter().all(|&m| m > 0.0)
+        && magnitudes.iter().cloned().fold(0.0, f64::max)
+            >= 100.0 * magnitudes.iter().cloned().fold(f64::INFINITY, f64::min);
     let position = |value: &str| -> f64 {
         if numeric {
-            quantity(value).map_or(0.0, |q| q.0)
+            let m = quantity(value).map_or(0.0, |q| q.0);
+            if log { m.log10() } else { m }
         } else {
             x_values.iter().position(|v| v == value).unwrap_or(0) as f64
         }
@@ -173,7 +181,7 @@ pub fn draw_metric(
         };
         lines.push(Line { label, points });
     }
-    let x_title = format!("{}{unit}", short_name(&table.header[x_col]));
+    let x_title = format!("{}{unit}{}", short_name(&table.header[x_col]), if log { ", log scale" } else { "" });
     let caption = caption(&metric_title(metric), &held, table);
     let name = match by_col {
         Some(c) => format!("{}-vs-{}-by-{}", slug(metric), slug(&table.header[x_col]), slug(&table.header[c])),
@@ -187,6 +195,7 @@ pub fn draw_metric(
         lines: &lines,
         labels,
         markers: true,
+        log_x: log,
     };
     write_both(dir, &name, |area| chart.draw(area), |area| chart.draw(area))
 }
@@ -237,6 +246,8 @@ struct LineChart<'a> {
     labels: Option<&'a [String]>,
     /// Whether each point is marked (one per sweep point) or the line is dense (a CDF).
     markers: bool,
+    /// Whether x positions are log10 of the values (labels show the values).
+    log_x: bool,
 }
 
 impl LineChart<'_> {
@@ -263,10 +274,11 @@ impl LineChart<'_> {
             .caption(self.caption, ("sans-serif", 18))
             .build_cartesian_2d((x0 - pad)..(x1 + pad), 0.0..top)
             .map_err(err)?;
-        let labels = self.labels;
+        let (labels, log_x) = (self.labels, self.log_x);
         let format_x = move |x: &f64| match labels {
             Some(names) if x.fract().abs() < 1e-9 && *x >= 0.0 => names.get(*x as usize).cloned().unwrap_or_default(),
             Some(_) => String::new(),
+            None if log_x => format!("{}", significant(10f64.powf(*x), 3)),
             None => format!("{}", (x * 1000.0).round() / 1000.0),
         };
         chart
@@ -431,26 +443,37 @@ pub fn draw_latency_cdf(dir: &Path, curves: &[(String, Histogram)]) -> Result<Ve
         lines: &lines,
         labels: None,
         markers: false,
+        log_x: false,
     };
     write_both(dir, "latency-cdf", |area| chart.draw(area), |area| chart.draw(area))
 }
 
-/// The plots a sweep writes when it ends: each default metric against the knob with the most
-/// values (one line per value of the next such knob), and a heatmap of the error rate over the
-/// two. Returns the files.
-pub fn write_default_plots(out: &Path, plan: &Plan) -> Result<Vec<PathBuf>, String> {
+/// The plots a sweep writes when it ends: those its file lists under `plots`, or by default
+/// each of a few headline metrics against the knob with the most values (one line per value of
+/// the next such knob) and a heatmap of the error rate over the two. Returns the files.
+pub fn write_sweep_plots(out: &Path, plan: &Plan) -> Result<Vec<PathBuf>, String> {
     let table = PointsTable::read(out)?;
-    let mut knobs: Vec<(usize, &str)> = plan.knobs.iter().map(|k| (k.values.len(), k.name.as_str())).collect();
-    knobs.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
-    let x = knobs[0].1;
-    let by = knobs.get(1).filter(|(n, _)| *n <= 8).map(|(_, name)| *name);
     let dir = out.join("plots");
-    let mut written = Vec::new();
-    for metric in DEFAULT_METRICS.iter().filter(|m| table.metrics().iter().any(|t| t == *m)) {
-        written.extend(draw_metric(&dir, &table, x, metric, by)?);
+    let mut specs = plan.plots.clone();
+    if specs.is_empty() {
+        let mut knobs: Vec<(usize, &str)> = plan.knobs.iter().map(|k| (k.values.len(), k.name.as_str())).collect();
+        knobs.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+        let x = knobs[0].1.to_owned();
+        let by = knobs.get(1).filter(|(n, _)| *n <= 8).map(|(_, name)| name.to_string());
+        let metrics = table.metrics();
+        for metric in DEFAULT_METRICS.iter().filter(|m| metrics.iter().any(|t| t == *m)) {
+            specs.push(PlotSpec::Lines { x: x.clone(), y: metric.to_string(), by: by.clone() });
+        }
+        if let Some((_, over)) = knobs.get(1) {
+            specs.push(PlotSpec::Heatmap { x, over: over.to_string(), y: "error_rate".into() });
+        }
     }
-    if let Some((_, y)) = knobs.get(1) {
-        written.extend(draw_heatmap(&dir, &table, x, y, "error_rate")?);
+    let mut written = Vec::new();
+    for spec in &specs {
+        written.extend(match spec {
+            PlotSpec::Lines { x, y, by } => draw_metric(&dir, &table, x, y, by.as_deref())?,
+            PlotSpec::Heatmap { x, over, y } => draw_heatmap(&dir, &table, x, over, y)?,
+        });
     }
     Ok(written)
 }

@@ -38,6 +38,44 @@ struct SweepFile {
     #[serde(default)]
     set: Option<Node>,
     vary: Node,
+    #[serde(default)]
+    plots: Vec<PlotDoc>,
+}
+
+/// `plots[]`: a picture the sweep draws when it ends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlotDoc {
+    y: String,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    by: Option<String>,
+    #[serde(default)]
+    heatmap: Option<[String; 2]>,
+}
+
+/// A picture a sweep draws when it ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlotSpec {
+    /// Metric `y` against knob `x`, one line per value of knob `by`.
+    Lines {
+        /// Knob on the x axis.
+        x: String,
+        /// Metric.
+        y: String,
+        /// Knob whose values get a line each.
+        by: Option<String>,
+    },
+    /// Metric `y` over knobs `x` (columns) and `over` (rows).
+    Heatmap {
+        /// Knob of the columns.
+        x: String,
+        /// Knob of the rows.
+        over: String,
+        /// Metric.
+        y: String,
+    },
 }
 
 /// How knobs combine into points.
@@ -49,15 +87,17 @@ pub enum Mode {
     Zip,
 }
 
-/// One varied field.
+/// One varied setting.
 #[derive(Clone, Debug)]
 pub struct Knob {
     /// Column name: the knob's `name`, or its path.
     pub name: String,
-    /// The field it sets.
-    pub path: FieldPath,
+    /// The fields it sets, each to the same value (one, unless the knob lists `paths`).
+    pub paths: Vec<FieldPath>,
     /// Its values, in order.
     pub values: Vec<Node>,
+    /// Fields that move with it (`with:`): the i-th of their values goes with its i-th.
+    pub companions: Vec<(FieldPath, Vec<Node>)>,
 }
 
 /// A sweep ready to run: the base scenario as a tree and the knobs over it.
@@ -77,6 +117,8 @@ pub struct Plan {
     pub mode: Mode,
     /// The knobs, in written order.
     pub knobs: Vec<Knob>,
+    /// The pictures it draws (none written: the default set).
+    pub plots: Vec<PlotSpec>,
     /// Fields set to one value at every point, before the knobs.
     fixed: Vec<(FieldPath, Node)>,
     base: Node,
@@ -133,19 +175,62 @@ impl Plan {
             return Err(fail("vary", "no knobs; name at least one field to vary".into()));
         }
         let mut knobs = Vec::new();
-        for (path_text, spec) in entries {
-            let field = format!("vary.{path_text}");
-            let path: FieldPath = path_text.parse().map_err(|e| fail(&field, e))?;
+        for (key, spec) in entries {
+            let field = format!("vary.{key}");
             let values = values::expand(spec, &field).map_err(|e| format!("{source}: {e}"))?;
-            let name = match spec.get("name") {
-                Some(Node::Text(name)) => name.clone(),
-                Some(other) => return Err(fail(&format!("{field}.name"), format!("{} is not text", other.inline()))),
-                None => path_text.clone(),
+            // A knob is keyed by its field path, or by its name when it lists `paths`.
+            let (name, paths) = match spec.get("paths") {
+                Some(Node::Seq(paths)) if !paths.is_empty() => {
+                    let parsed = paths
+                        .iter()
+                        .map(|p| match p {
+                            Node::Text(text) => {
+                                text.parse::<FieldPath>().map_err(|e| fail(&format!("{field}.paths"), e))
+                            }
+                            other => {
+                                Err(fail(&format!("{field}.paths"), format!("{} is not a field path", other.inline())))
+                            }
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    (key.clone(), parsed)
+                }
+                Some(_) => return Err(fail(&format!("{field}.paths"), "write a list of field paths".into())),
+                None => {
+                    let path: FieldPath = key.parse().map_err(|e| fail(&field, e))?;
+                    let name = match spec.get("name") {
+                        Some(Node::Text(name)) => name.clone(),
+                        Some(other) => {
+                            return Err(fail(&format!("{field}.name"), format!("{} is not text", other.inline())));
+                        }
+                        None => key.clone(),
+                    };
+                    (name, vec![path])
+                }
             };
             if knobs.iter().any(|k: &Knob| k.name == name) {
                 return Err(fail(&field, format!("a second knob named {name:?}")));
             }
-            knobs.push(Knob { name, path, values });
+            let companions = match spec.get("with") {
+                None => Vec::new(),
+                Some(Node::Map(with)) => with
+                    .iter()
+                    .map(|(path, list)| {
+                        let place = format!("{field}.with.{path}");
+                        let path = path.parse::<FieldPath>().map_err(|e| fail(&place, e))?;
+                        match list {
+                            Node::Seq(items) if items.len() == values.len() => Ok((path, items.clone())),
+                            _ => Err(fail(
+                                &place,
+                                format!("write a list of {} values, one per value of the knob", values.len()),
+                            )),
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                Some(_) => {
+                    return Err(fail(&format!("{field}.with"), "write a mapping from field paths to lists".into()));
+                }
+            };
+            knobs.push(Knob { name, paths, values, companions });
         }
         if mode == Mode::Zip && knobs.iter().any(|k| k.values.len() != knobs[0].values.len()) {
             let counts: Vec<String> = knobs.iter().map(|k| format!("{}: {}", k.name, k.values.len())).collect();
@@ -161,6 +246,29 @@ impl Plan {
                 .collect::<Result<_, String>>()?,
             Some(_) => return Err(fail("set", "write a mapping from field paths to values".into())),
         };
+        let knob_named = |name: &str, field: &str| {
+            if knobs.iter().any(|k: &Knob| k.name == name) {
+                Ok(name.to_owned())
+            } else {
+                let names: Vec<&str> = knobs.iter().map(|k| k.name.as_str()).collect();
+                Err(fail(field, format!("no knob named {name:?}; the knobs are {}", names.join(", "))))
+            }
+        };
+        let mut plots = Vec::new();
+        for (i, doc) in file.plots.iter().enumerate() {
+            let field = format!("plots[{i}]");
+            plots.push(match (&doc.heatmap, &doc.x) {
+                (Some([x, over]), None) if doc.by.is_none() => {
+                    PlotSpec::Heatmap { x: knob_named(x, &field)?, over: knob_named(over, &field)?, y: doc.y.clone() }
+                }
+                (None, Some(x)) => PlotSpec::Lines {
+                    x: knob_named(x, &field)?,
+                    y: doc.y.clone(),
+                    by: doc.by.as_deref().map(|b| knob_named(b, &field)).transpose()?,
+                },
+                _ => return Err(fail(&field, "give x (and optionally by), or heatmap: [x, y]".into())),
+            });
+        }
         let seed = file.seed.or_else(|| base.get("seed").and_then(|s| s.scalar_text()?.parse().ok())).unwrap_or(1);
         let replications = file.replications.unwrap_or(1);
         if replications == 0 {
@@ -174,6 +282,7 @@ impl Plan {
             replications,
             mode,
             knobs,
+            plots,
             fixed,
             base,
             base_dir,
@@ -270,7 +379,12 @@ impl Plan {
             path.set(&mut tree, value.clone()).map_err(|e| format!("{place}: set.{e}"))?;
         }
         for (&i, knob) in self.value_indices(point).iter().zip(&self.knobs) {
-            knob.path.set(&mut tree, knob.values[i].clone()).map_err(|e| format!("{place}: vary.{e}"))?;
+            for path in &knob.paths {
+                path.set(&mut tree, knob.values[i].clone()).map_err(|e| format!("{place}: vary.{e}"))?;
+            }
+            for (path, values) in &knob.companions {
+                path.set(&mut tree, values[i].clone()).map_err(|e| format!("{place}: vary.{e}"))?;
+            }
         }
         let text = tree::emit(&tree);
         scenario::parse(&text, &place, &self.base_dir)
@@ -342,6 +456,26 @@ mod tests {
         let scenario = p.scenario(4).unwrap();
         assert_eq!(scenario.config.network.backbone[0].bandwidth_bps, 10_000_000);
         assert_eq!(scenario.config.metrics.window, sim::SimDuration::from_secs(2));
+    }
+
+    #[test]
+    fn a_knob_with_paths_sets_every_field_to_its_value() {
+        let vary = "  replicas:\n    paths: [\"clusters[ack-hangzhou].deployments[2].replicas\", \"clusters[ack-shanghai].deployments[2].replicas\"]\n    values: [3]\n";
+        let p = plan(vary, "").unwrap();
+        assert_eq!(p.knobs[0].name, "replicas");
+        let config = p.scenario(0).unwrap().config;
+        assert!(config.clusters.iter().all(|c| c.deployments[2].replicas == 3));
+    }
+
+    #[test]
+    fn companions_move_with_their_knob() {
+        let vary = "  metrics.window:\n    values: [1s, 2s]\n    with:\n      metrics.slo: [0.9, 0.95]\n  cen.connections[0].bandwidth: [2Mbps, 10Mbps]\n";
+        let p = plan(vary, "").unwrap();
+        assert_eq!(p.points(), 4);
+        let config = p.scenario(3).unwrap().config;
+        assert_eq!((config.metrics.window, config.metrics.slo_success), (sim::SimDuration::from_secs(2), 0.95));
+        let err = plan("  metrics.window:\n    values: [1s, 2s]\n    with: {metrics.slo: [0.9]}\n", "").unwrap_err();
+        assert!(err.contains("a list of 2 values"), "{err}");
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn finish(out: &Path, runs_csv: &Path, plan: &Plan) -> Result<Vec<PathBuf>, 
     let points_path = out.join("points.csv");
     write_atomically(&points_path, &points)?;
     let mut written = vec![points_path];
-    written.extend(crate::plot::sweep::write_default_plots(out, plan)?);
+    written.extend(crate::plot::sweep::write_sweep_plots(out, plan)?);
     Ok(written)
 }
 

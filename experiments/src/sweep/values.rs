@@ -90,7 +90,7 @@ pub fn format_bandwidth(bps: u64) -> String {
 }
 
 /// Rounds to `digits` significant digits, so log-spaced values read as people write them.
-fn significant(value: f64, digits: i32) -> f64 {
+pub fn significant(value: f64, digits: i32) -> f64 {
     if value == 0.0 || !value.is_finite() {
         return value;
     }
@@ -105,9 +105,10 @@ pub fn expand(spec: &Node, field: &str) -> Result<Vec<Node>, String> {
         Node::Map(entries) => {
             let get = |key: &str| spec.get(key);
             for (key, _) in entries {
-                if !["values", "from", "to", "step", "count", "scale", "name"].contains(&key.as_str()) {
+                if !["values", "from", "to", "step", "count", "scale", "name", "paths", "with"].contains(&key.as_str())
+                {
                     return Err(format!(
-                        "{field}: unknown field {key:?}; a knob has values, or from/to with step or count (and scale: linear|log), and an optional name"
+                        "{field}: unknown field {key:?}; a knob has values, or from/to with step or count (and scale: linear|log), an optional name, paths when it sets several fields, with for fields that move with it"
                     ));
                 }
             }
