@@ -134,14 +134,16 @@ fn a_blackholed_pod_hangs_pages_without_a_timeout_and_is_ejected_with_one() {
     // detection: ejected after the first, no page hangs.
     let mut s = scenario("blackhole-region");
     let r = run_once(&s);
-    assert_eq!(r.summary.unanswered, 0);
+    // At most the one or two requests still on their way when the run ends (20 per second,
+    // each answered in tens of milliseconds) are unanswered.
+    assert!(r.summary.unanswered <= 2, "unanswered {}", r.summary.unanswered);
     assert!(r.summary.ejections >= 1);
     assert!((1.0..2.5).contains(&r.summary.time_to_first_ejection.unwrap()));
     // Without it, pages routed to the hanging pod wait for good: nothing ever times out, so
     // nothing is ejected; only the readiness probes (30 s) take the pod out of EDS.
     s.config.istio.routes.retain(|r| r.host != "reviews");
     let r = run_once(&s);
-    assert!(r.summary.unanswered > 0, "hung pages");
+    assert!(r.summary.unanswered > 10, "hung pages: {}", r.summary.unanswered);
     assert_eq!(r.summary.ejections, 0);
 }
 

@@ -12,5 +12,5 @@ pub mod stats;
 pub mod time;
 
 pub use engine::{EventHandle, Model, Scheduler, Simulation, StopReason};
-pub use random::{KeyedDraws, RandomStreams, StreamRng};
+pub use random::{KeyedDraws, KeyedRng, RandomStreams, StreamRng};
 pub use time::{ParseDurationError, SimDuration, SimTime};

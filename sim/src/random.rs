@@ -95,6 +95,40 @@ impl KeyedDraws {
     pub fn unit(&self, key: [u64; 3]) -> f64 {
         (self.bits(key) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+
+    /// A generator for `key`, for samplers that may take more than one number (a ziggurat
+    /// usually takes one): SplitMix64 from the key's bits.
+    pub fn rng(&self, key: [u64; 3]) -> KeyedRng {
+        KeyedRng { state: self.bits(key) }
+    }
+}
+
+/// The generator of one key ([`KeyedDraws::rng`]): SplitMix64 (Steele, Lea and Flood, 2014).
+#[derive(Clone, Debug)]
+pub struct KeyedRng {
+    state: u64,
+}
+
+impl rand::TryRng for KeyedRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.try_next_u64().map(|x| (x >> 32) as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let x = mix(self.state);
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
+        Ok(x)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
+    }
 }
 
 impl RandomStreams {
@@ -152,6 +186,11 @@ mod tests {
         assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
+        // A key's generator starts from the key's bits and moves on from there.
+        let mut rng = draws.rng([7, 2, 0]);
+        let first = rng.next_u64();
+        assert_ne!(first, rng.next_u64());
+        assert_eq!(draws.rng([7, 2, 0]).next_u64(), first);
     }
 
     #[test]

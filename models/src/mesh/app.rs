@@ -1,6 +1,8 @@
 //! The application: services, their versions, what each version calls, how long it works and
 //! how it behaves when a call fails. Bookinfo, the seed document's demo, is built in.
 
+use rand::Rng;
+use rand_distr::{Distribution, Exp1};
 use sim::SimDuration;
 
 /// A service time distribution.
@@ -13,12 +15,14 @@ pub enum Delay {
 }
 
 impl Delay {
-    /// The delay at quantile `u` of the distribution (`u` uniform in [0, 1) gives a draw): by
-    /// inversion, so one uniform number per draw, as keyed draws supply them.
-    pub fn at_quantile(&self, u: f64) -> SimDuration {
+    /// One draw.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         match *self {
             Delay::Constant(d) => d,
-            Delay::Exponential(mean) => SimDuration::from_secs_f64(mean.as_secs_f64() * -(1.0 - u).ln()),
+            Delay::Exponential(mean) => {
+                let unit: f64 = Exp1.sample(rng);
+                SimDuration::from_secs_f64(mean.as_secs_f64() * unit)
+            }
         }
     }
 }
@@ -140,11 +144,12 @@ mod tests {
 
     #[test]
     fn exponential_delays_have_their_mean() {
+        // Drawn as the world draws them: one keyed generator per request.
         let draws = RandomStreams::new(1).keyed("delay");
         let delay = Delay::Exponential(SimDuration::from_millis(4));
-        let mean = (0..20_000).map(|i| delay.at_quantile(draws.unit([i, 0, 0])).as_secs_f64()).sum::<f64>() / 20_000.0;
+        let mean = (0..20_000).map(|i| delay.sample(&mut draws.rng([i, 0, 0])).as_secs_f64()).sum::<f64>() / 20_000.0;
         assert!((mean - 0.004).abs() < 0.0002, "{mean}");
-        assert_eq!(delay.at_quantile(0.5), SimDuration::from_secs_f64(0.004 * std::f64::consts::LN_2));
-        assert_eq!(Delay::Constant(SimDuration::from_millis(3)).at_quantile(0.9), SimDuration::from_millis(3));
+        let constant = Delay::Constant(SimDuration::from_millis(3));
+        assert_eq!(constant.sample(&mut draws.rng([0, 0, 0])), SimDuration::from_millis(3));
     }
 }

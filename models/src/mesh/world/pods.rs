@@ -51,8 +51,8 @@ impl World {
         let record = self.jobs.get_mut(job, job_serial).expect("live job");
         let (pod, key) = (record.pod, record.key);
         let info = &self.topology.pods[pod];
-        let u = self.streams.service.unit([key.request, info.service as u64, u64::from(key.attempt)]);
-        let mut work = self.config.app.services[info.service].versions[info.version].service_time.at_quantile(u);
+        let mut draw = self.streams.service.rng([key.request, info.service as u64, u64::from(key.attempt)]);
+        let mut work = self.config.app.services[info.service].versions[info.version].service_time.sample(&mut draw);
         match self.pods[pod].behaviour {
             Behaviour::Hang => return, // Holds its slot and never answers.
             Behaviour::Slow(extra) => work = work + extra,
