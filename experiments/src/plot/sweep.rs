@@ -266,7 +266,9 @@ impl LineChart<'_> {
         }
         let pad = ((x1 - x0) * 0.05).max(0.5 * (x1 == x0) as u8 as f64);
         let top = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
-        let (layout, legend_area) = root.split_horizontally(WIDTH - 230);
+        // One line needs no legend (the caption names it); several get a column of their own.
+        let legend_width = if self.lines.len() > 1 { 230 } else { 0 };
+        let (layout, legend_area) = root.split_horizontally(WIDTH - legend_width);
         let mut chart = ChartBuilder::on(&layout)
             .margin(16)
             .x_label_area_size(48)
@@ -311,7 +313,7 @@ impl LineChart<'_> {
         }
         // The legend sits in its own column, beside the plot, never over the data.
         legend_area.fill(&WHITE).map_err(err)?;
-        for (i, line) in self.lines.iter().enumerate() {
+        for (i, line) in self.lines.iter().enumerate().filter(|_| legend_width > 0) {
             let colour = Palette99::pick(i).to_rgba();
             let y = 60 + 26 * i as i32;
             legend_area.draw(&Rectangle::new([(10, y - 6), (34, y + 6)], colour.filled())).map_err(err)?;
