@@ -24,3 +24,37 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
     }
     String::from_utf8(bytes).map_err(|_| format!("{}: {what} is not UTF-8 text", path.display()))
 }
+
+/// Checks that `name` (a scenario's or sweep's `name`, which becomes `outputs/<name>`) is one
+/// plain folder name: no separators, no `..`, nothing hidden, nothing a shell or file system
+/// treats specially.
+pub fn check_folder_name(name: &str) -> Result<(), String> {
+    let plain = |c: char| c.is_alphanumeric() || "-_.+".contains(c);
+    if name.is_empty() || name.len() > 100 || name.starts_with('.') || !name.chars().all(plain) {
+        return Err(format!(
+            "{name:?} cannot name the output folder outputs/<name>: use letters, digits, '-', '_', '.' and '+' (not first), at most 100"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_folder_names_stay_inside_outputs() {
+        for good in ["seed-failover", "ejection_503.v2", "a+b"] {
+            assert!(check_folder_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "..", "../etc", "a/b", ".hidden", "a b", "x;rm", "\u{0}"] {
+            assert!(check_folder_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_device_or_huge_file_is_refused_not_read_to_the_end() {
+        let err = read_text(Path::new("/dev/zero"), "the scenario").unwrap_err();
+        assert!(err.contains("over 16 MiB"), "{err}");
+    }
+}

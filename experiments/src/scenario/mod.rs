@@ -48,6 +48,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| format!("{source}: {e}"))?;
     let mut warnings = Vec::new();
     let fail = |path: &str, message: String| format!("{source}: {path}: {message}");
+    crate::input::check_folder_name(&file.name).map_err(|e| fail("name", e))?;
     let envoy_version = match &file.envoy_version {
         Some(v) => v.parse::<EnvoyVersion>().map_err(|e| fail("envoy_version", e.to_string()))?,
         None => EnvoyVersion::DEFAULT,

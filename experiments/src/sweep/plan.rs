@@ -150,6 +150,7 @@ impl Plan {
     pub fn parse(text: &str, source: &str, dir: &Path) -> Result<Plan, String> {
         let file: SweepFile = serde_saphyr::from_str(text).map_err(|e| format!("{source}: {e}"))?;
         let fail = |field: &str, message: String| format!("{source}: {field}: {message}");
+        crate::input::check_folder_name(&file.name).map_err(|e| fail("name", e))?;
         let (mut base, base_dir) = match &file.base {
             Node::Text(relative) => {
                 let path = dir.join(relative);
