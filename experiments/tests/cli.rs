@@ -157,3 +157,66 @@ fn a_cluster_without_inter_region_bandwidth_cannot_join() {
     assert_eq!(output.status.code(), Some(2));
     assert!(err.contains("cannot join the mesh"), "{err}");
 }
+
+#[test]
+fn what_would_hang_crash_or_mislead_is_refused_with_the_field_and_the_fix() {
+    let rule = "          baseEjectionTime: 1m";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // Simulated time that stops, or overflows.
+        ("interval0", "interval: 1s", "interval: 0s", "outlierDetection.interval: 0s is below 1ms"),
+        ("interval1us", "interval: 1s", "interval: 1us", "outlierDetection.interval: 1us is below 1ms"),
+        ("intra", "intra_zone: 200us", "intra_zone: 5000000h", "over a year"),
+        ("negative", "intra_zone: 200us", "intra_zone: -1s", "cannot be negative"),
+        ("latency", "{min: 4ms, max: 6ms}", "{min: 4ms, max: 1h}", "cen.connections[0].latency.max: 1h is over 10s"),
+        ("handshake", "handshake_round_trips: 2", "handshake_round_trips: 4294967295", "network.handshake_round_trips"),
+        // Sizes that would run until memory is gone.
+        ("workers", "proxy_concurrency: 2", "proxy_concurrency: 2147483648", "istio.proxy_concurrency"),
+        ("workers0", "proxy_concurrency: 2", "proxy_concurrency: 0", "default is 2"),
+        ("window", "window: 1s", "window: 1ns", "metrics.window: 1ns is below 1ms"),
+        ("users", "count: 1,", "count: 2147483648,", "workload.arrivals.users.count"),
+        (
+            "replicas",
+            "reviews, version: v2, zone: cn-shanghai-b, replicas: 1",
+            "reviews, version: v2, zone: cn-shanghai-b, replicas: 20000",
+            "replicas: 20000 is over 10000",
+        ),
+        // Values accepted silently before.
+        ("duration", "duration: 30s", "duration: 0s", "duration: 0s is not between"),
+        ("slo", "slo: 0.99", "slo: 2", "metrics.slo: 2"),
+        ("late", "  - at: 0s", "  - at: 40s", "faults[0].at: 40s is not before the end of the run"),
+        (
+            "percent",
+            rule,
+            "          baseEjectionTime: 1m\n          maxEjectionPercent: 150",
+            "maxEjectionPercent: 150 is not a percentage",
+        ),
+        ("base", rule, "          baseEjectionTime: 0s", "baseEjectionTime: 0s is below 1ms"),
+        (
+            "perconn",
+            "maxRequestsPerConnection: 1",
+            "maxRequestsPerConnection: -1",
+            "maxRequestsPerConnection: -1 is negative",
+        ),
+        ("hostbits", "pod_cidr: 10.1.0.0/16", "pod_cidr: 10.1.0.1/16", "host bits set; the block is 10.1.0.0/16"),
+        ("prefix", "pod_cidr: 10.1.0.0/16", "pod_cidr: 10.1.0.0/33", "prefix length must be a number from 0 to 32"),
+        ("bandwidth", "bandwidth: 100Mbps", "bandwidth: 99999999999999999999999Gbps", "over 10Tbps"),
+    ];
+    for (tag, from, to, expected) in cases {
+        let (output, out) = run_edited(tag, from, to);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{tag}: {err}");
+        assert!(err.contains(expected) && err.contains("scenario.yaml"), "{tag}: {err}");
+        assert!(!err.contains("panicked") && !out.exists(), "{tag}");
+    }
+    // Many callers times many hosts: the memory estimate refuses it before anything is built.
+    let (output, _) = run_edited(
+        "quadratic",
+        "- {service: productpage, version: v1, zone: cn-shanghai-b, replicas: 1}\n      - {service: details, version: v1, zone: cn-shanghai-b, replicas: 1}",
+        "- {service: productpage, version: v1, zone: cn-shanghai-b, replicas: 9000}\n      - {service: details, version: v1, zone: cn-shanghai-b, replicas: 9000}",
+    );
+    assert!(stderr(&output).contains("GiB budget; use fewer replicas"), "{}", stderr(&output));
+    // Inside the embedded Istio resources, the line is the file's.
+    let (output, _) = run_edited("embedded", "interval: 1s", "interval: 1 second");
+    let err = stderr(&output);
+    assert!(err.contains("document starting at line 94") && err.contains("line 106 column 17"), "{err}");
+}

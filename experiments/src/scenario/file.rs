@@ -96,6 +96,7 @@ pub struct VpcDoc {
     /// Its region.
     pub region: String,
     /// Its CIDR block.
+    #[serde(deserialize_with = "super::units::cidr")]
     pub cidr: IpNet,
     /// Its vSwitches.
     #[serde(default)]
@@ -109,6 +110,7 @@ pub struct VswitchDoc {
     /// vSwitch name.
     pub name: String,
     /// Its CIDR block (inside the VPC's).
+    #[serde(deserialize_with = "super::units::cidr")]
     pub cidr: IpNet,
     /// Its zone, if stated.
     #[serde(default)]
@@ -175,6 +177,7 @@ pub struct SecurityGroupDoc {
     /// The cluster whose nodes the group protects.
     pub cluster: String,
     /// Source CIDRs allowed in (besides the cluster itself).
+    #[serde(deserialize_with = "super::units::cidrs")]
     pub allow: Vec<IpNet>,
 }
 
@@ -193,10 +196,10 @@ pub struct ClusterDoc {
     #[serde(default)]
     pub network_plugin: Option<String>,
     /// Pod CIDR.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::units::optional_cidr")]
     pub pod_cidr: Option<IpNet>,
     /// Service CIDR.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::units::optional_cidr")]
     pub service_cidr: Option<IpNet>,
     /// Deployments.
     #[serde(default)]
@@ -354,9 +357,9 @@ pub struct IstioDoc {
     /// ASM console geolocation settings.
     #[serde(default)]
     pub geolocation: Option<GeolocationDoc>,
-    /// Istio resources, a multi-document YAML block, unchanged.
+    /// Istio resources, a multi-document YAML block, unchanged (with where it was written).
     #[serde(default)]
-    pub resources: Option<String>,
+    pub resources: Option<Spanned<String>>,
     /// Files of Istio resources, relative to the scenario file.
     #[serde(default)]
     pub resource_files: Vec<String>,

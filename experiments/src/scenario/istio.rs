@@ -18,6 +18,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::units::Duration;
+use sim::SimDuration;
 
 /// The resources read from one stream.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -332,6 +333,38 @@ fn service_name(host: &str) -> String {
 }
 
 impl LocalityLbSettingDoc {
+    /// Istio's own validation of a locality setting (`validation.go`,
+    /// `validateLocalityLbSetting`): distribute and failover not together, every weight within
+    /// 1–100 and each rule's weights summing to 100, failover between different regions.
+    pub fn check(&self, owner: &str) -> Result<(), String> {
+        if !self.distribute.is_empty() && !self.failover.is_empty() {
+            return Err(format!(
+                "{owner}: localityLbSetting: distribute and failover cannot be set together (Istio rejects it); keep one"
+            ));
+        }
+        for (i, rule) in self.distribute.iter().enumerate() {
+            let field = format!("{owner}: localityLbSetting.distribute[{i}]");
+            if let Some((to, weight)) = rule.to.0.iter().find(|(_, w)| !(1..=100).contains(w)) {
+                return Err(format!("{field}.to.{to}: weight {weight} is outside 1 to 100, which Istio requires"));
+            }
+            let total: u32 = rule.to.0.iter().map(|(_, w)| w).sum();
+            if total != 100 {
+                return Err(format!(
+                    "{field}.to: the weights sum to {total}, not 100 (Istio rejects it); make them add up to 100"
+                ));
+            }
+        }
+        for (i, rule) in self.failover.iter().enumerate() {
+            if rule.from == rule.to {
+                return Err(format!(
+                    "{owner}: localityLbSetting.failover[{i}]: from and to are both {:?}; fail over to another region",
+                    rule.from
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The model's setting.
     pub fn to_model(&self) -> LocalityLbSetting {
         LocalityLbSetting {
@@ -393,10 +426,22 @@ impl TrafficPolicyDoc {
                 };
                 Some(LoadBalancerSettings {
                     simple,
-                    locality_lb_setting: lb.locality_lb_setting.as_ref().map(LocalityLbSettingDoc::to_model),
+                    locality_lb_setting: match &lb.locality_lb_setting {
+                        Some(setting) => {
+                            setting.check(owner)?;
+                            Some(setting.to_model())
+                        }
+                        None => None,
+                    },
                 })
             }
         };
+        if let Some(pool) = &self.connection_pool {
+            check_connection_pool(pool, owner)?;
+        }
+        if let Some(od) = &self.outlier_detection {
+            check_outlier_detection(od, owner)?;
+        }
         let connection_pool = self.connection_pool.map(|pool| {
             let tcp = pool.tcp.unwrap_or(TcpDoc {
                 max_connections: 0,
@@ -461,6 +506,65 @@ impl TrafficPolicyDoc {
     }
 }
 
+/// Istio's own validation of a connection pool (`pkg/config/validation/validation.go`,
+/// `validateConnectionPool`): counts are non-negative, the connect timeout at least 1 ms.
+fn check_connection_pool(pool: &ConnectionPoolDoc, owner: &str) -> Result<(), String> {
+    let fail = |field: &str, what: String| Err(format!("{owner}: connectionPool.{field}: {what}"));
+    if let Some(http) = &pool.http {
+        for (field, value) in [
+            ("http.http1MaxPendingRequests", http.http1_max_pending_requests),
+            ("http.http2MaxRequests", http.http2_max_requests),
+            ("http.maxRequestsPerConnection", http.max_requests_per_connection),
+            ("http.maxRetries", http.max_retries),
+        ] {
+            if value < 0 {
+                return fail(field, format!("{value} is negative; Istio requires 0 or more (0 means its default)"));
+            }
+        }
+    }
+    if let Some(tcp) = &pool.tcp {
+        if tcp.max_connections < 0 {
+            return fail(
+                "tcp.maxConnections",
+                format!("{} is negative; Istio requires 0 or more", tcp.max_connections),
+            );
+        }
+        if let Some(timeout) = tcp.connect_timeout
+            && timeout.0 < SimDuration::from_millis(1)
+        {
+            return fail("tcp.connectTimeout", format!("{} is below 1ms, which Istio requires at least", timeout.0));
+        }
+    }
+    Ok(())
+}
+
+/// Istio's own validation of outlier detection (`validation.go`, `validateOutlierDetection`):
+/// interval and baseEjectionTime at least 1 ms, percentages within 0–100, local-origin failures
+/// only when they are split from external errors.
+fn check_outlier_detection(od: &OutlierDetectionDoc, owner: &str) -> Result<(), String> {
+    let fail = |field: &str, what: String| Err(format!("{owner}: outlierDetection.{field}: {what}"));
+    for (field, value) in [("interval", od.interval), ("baseEjectionTime", od.base_ejection_time)] {
+        if let Some(d) = value
+            && d.0 < SimDuration::from_millis(1)
+        {
+            return fail(field, format!("{} is below 1ms, which Istio requires at least (e.g. 1s)", d.0));
+        }
+    }
+    for (field, value) in [("maxEjectionPercent", od.max_ejection_percent), ("minHealthPercent", od.min_health_percent)]
+    {
+        if !(0..=100).contains(&value) {
+            return fail(field, format!("{value} is not a percentage; Istio requires 0 to 100"));
+        }
+    }
+    if !od.split_external_local_origin_errors && od.consecutive_local_origin_failures.is_some_and(|n| n > 0) {
+        return fail(
+            "consecutiveLocalOriginFailures",
+            "is set but splitExternalLocalOriginErrors is false, which Istio rejects; set splitExternalLocalOriginErrors: true".into(),
+        );
+    }
+    Ok(())
+}
+
 /// Splits a YAML stream into its documents, with the line each starts on (1-based).
 fn documents(stream: &str) -> Vec<(usize, String)> {
     let mut docs = Vec::new();
@@ -485,15 +589,23 @@ fn documents(stream: &str) -> Vec<(usize, String)> {
 }
 
 /// Reads a stream of Istio documents; `source` names where it came from in errors.
-pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String> {
+///
+/// `first_line` is the line of `source` the stream's first line is on (1 for a file of its own;
+/// the line after `resources: |` for resources embedded in a scenario), so every line an error
+/// names is a line of `source`.
+pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<IstioResources, String> {
     let mut resources = IstioResources::default();
     for (line, text) in documents(stream) {
+        let line = line + first_line - 1;
         let place = format!("{source}, document starting at line {line}");
-        let header: Header = serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+        let located = |e: serde_saphyr::Error| {
+            let options = serde_saphyr::render_options! { line_offset: (line - 1) as u64 };
+            format!("{place}: {}", e.render_with_options(options))
+        };
+        let header: Header = serde_saphyr::from_str(&text).map_err(located)?;
         match header.kind.as_deref() {
             Some("DestinationRule") => {
-                let doc: Document<DestinationRuleSpec> =
-                    serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+                let doc: Document<DestinationRuleSpec> = serde_saphyr::from_str(&text).map_err(located)?;
                 check_api_version(&doc.api_version, &place)?;
                 let owner = format!("DestinationRule {}", doc.metadata.name);
                 not_modelled(
@@ -509,13 +621,20 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
                         ),
                     ],
                 );
-                let traffic_policy =
-                    doc.spec.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
+                let traffic_policy = doc
+                    .spec
+                    .traffic_policy
+                    .map(|p| p.into_model(&owner, &mut resources.warnings))
+                    .transpose()
+                    .map_err(|e| format!("{place}: {e}"))?;
                 let mut subsets = Vec::new();
                 for subset in doc.spec.subsets {
                     let owner = format!("{owner} subset {}", subset.name);
-                    let traffic_policy =
-                        subset.traffic_policy.map(|p| p.into_model(&owner, &mut resources.warnings)).transpose()?;
+                    let traffic_policy = subset
+                        .traffic_policy
+                        .map(|p| p.into_model(&owner, &mut resources.warnings))
+                        .transpose()
+                        .map_err(|e| format!("{place}: {e}"))?;
                     subsets.push(Subset { name: subset.name, labels: subset.labels, traffic_policy });
                 }
                 not_modelled(
@@ -534,8 +653,7 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
                 });
             }
             Some("VirtualService") => {
-                let doc: Document<VirtualServiceSpec> =
-                    serde_saphyr::from_str(&text).map_err(|e| format!("{place}: {e}"))?;
+                let doc: Document<VirtualServiceSpec> = serde_saphyr::from_str(&text).map_err(located)?;
                 check_api_version(&doc.api_version, &place)?;
                 let name = doc.metadata.name;
                 not_modelled(
@@ -581,6 +699,18 @@ pub fn read_stream(stream: &str, source: &str) -> Result<IstioResources, String>
                         continue;
                     }
                     let single = http.route.len() == 1;
+                    // Istio's own validation (`validation.go`, `validateHTTPRouteDestinations`).
+                    if let Some(weight) = http.route.iter().filter_map(|r| r.weight).find(|w| *w > 100) {
+                        return Err(format!(
+                            "{place}: {owner}: route weight {weight} is over 100, which Istio rejects"
+                        ));
+                    }
+                    let total: u32 = http.route.iter().map(|r| r.weight.unwrap_or(0)).sum();
+                    if !single && total != 100 {
+                        return Err(format!(
+                            "{place}: {owner}: the route's destination weights sum to {total}, not 100 (Istio rejects it); make them add up to 100"
+                        ));
+                    }
                     let destinations = http
                         .route
                         .into_iter()
@@ -668,7 +798,7 @@ spec:
 
     #[test]
     fn the_seed_rule_and_a_split_read_unchanged() {
-        let r = read_stream(SEED_RULE, "test").unwrap();
+        let r = read_stream(SEED_RULE, "test", 1).unwrap();
         let rule = &r.destination_rules[0];
         assert_eq!(rule.host, "reviews");
         let policy = rule.traffic_policy.as_ref().unwrap();
@@ -686,15 +816,15 @@ spec:
     #[test]
     fn mistakes_name_the_document_line_and_field() {
         let typo = SEED_RULE.replace("consecutive5xxErrors", "consecutive5xxError");
-        let err = read_stream(&typo, "reviews.yaml").unwrap_err();
+        let err = read_stream(&typo, "reviews.yaml", 1).unwrap_err();
         assert!(err.contains("reviews.yaml, document starting at line 1"), "{err}");
         assert!(err.contains("unknown field `consecutive5xxError`"), "{err}");
         let bad_time = SEED_RULE.replace("interval: 1s", "interval: 1 second");
-        assert!(read_stream(&bad_time, "x").unwrap_err().contains("e.g. 250ms"));
+        assert!(read_stream(&bad_time, "x", 1).unwrap_err().contains("e.g. 250ms"));
         let legacy = SEED_RULE.replace("consecutive5xxErrors: 1", "consecutiveErrors: 1");
-        assert!(read_stream(&legacy, "x").unwrap_err().contains("consecutiveGatewayErrors"));
+        assert!(read_stream(&legacy, "x", 1).unwrap_err().contains("consecutiveGatewayErrors"));
         let odd = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: x}\nspec: {}\n";
-        assert!(read_stream(odd, "x").unwrap_err().contains("not modelled"));
+        assert!(read_stream(odd, "x", 1).unwrap_err().contains("not modelled"));
     }
 
     #[test]
@@ -716,10 +846,30 @@ spec:
             "cn-shanghai/*": 10
             "cn-hangzhou/*": 90
 "#;
-        let r = read_stream(doc, "x").unwrap();
+        let r = read_stream(doc, "x", 1).unwrap();
         let setting = r.destination_rules[0].traffic_policy.as_ref().unwrap().load_balancer.as_ref().unwrap();
         let distribute = &setting.locality_lb_setting.as_ref().unwrap().distribute[0];
         assert_eq!(distribute.to, vec![("cn-shanghai/*".to_string(), 10), ("cn-hangzhou/*".to_string(), 90)]);
         assert_eq!(r.warnings.len(), 1, "tls is accepted with a warning");
+    }
+
+    #[test]
+    fn istio_validation_rules_refuse_what_istiod_would() {
+        let weights = SEED_RULE.replace("weight: 10", "weight: 5");
+        assert!(read_stream(&weights, "x", 1).unwrap_err().contains("weights sum to 95, not 100"));
+        let over = SEED_RULE.replace("weight: 10", "weight: 110");
+        assert!(read_stream(&over, "x", 1).unwrap_err().contains("over 100"));
+        let local = SEED_RULE.replace("interval: 1s", "interval: 1s\n      consecutiveLocalOriginFailures: 3");
+        assert!(read_stream(&local, "x", 1).unwrap_err().contains("splitExternalLocalOriginErrors: true"));
+        let locality = |body: &str| -> LocalityLbSettingDoc { serde_saphyr::from_str(body).unwrap() };
+        let ninety = locality("distribute:\n- from: a/*\n  to: {\"a/*\": 80, \"b/*\": 10}\n");
+        assert!(ninety.check("mesh").unwrap_err().contains("sum to 90, not 100"));
+        let zero = locality("distribute:\n- from: a/*\n  to: {\"a/*\": 100, \"b/*\": 0}\n");
+        assert!(zero.check("mesh").unwrap_err().contains("outside 1 to 100"));
+        let both = locality("distribute:\n- from: a/*\n  to: {\"a/*\": 100}\nfailover:\n- {from: a, to: b}\n");
+        assert!(both.check("mesh").unwrap_err().contains("cannot be set together"));
+        let same = locality("failover:\n- {from: a, to: a}\n");
+        assert!(same.check("mesh").unwrap_err().contains("another region"));
+        assert!(locality("distribute:\n- from: a/*\n  to: {\"a/*\": 90, \"b/*\": 10}\n").check("mesh").is_ok());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod istio;
+pub mod limits;
 pub mod units;
 
 use std::path::Path;
@@ -162,8 +163,12 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
             },
         },
     };
-    if config.metrics.window == SimDuration::ZERO {
-        return Err(fail("metrics.window", "must be longer than zero".into()));
+    // Ranges and the cost estimate, before anything is built for the run.
+    if let Err((path, message)) = limits::check(&config) {
+        return Err(match locations(&file).into_iter().find(|(p, _)| *p == path) {
+            Some((_, at)) => format!("{source}: line {} column {}: {path}: {message}", at.line(), at.column()),
+            None => fail(&path, message),
+        });
     }
     // Build the world once: every reference is checked there, and a bad one is reported with
     // the line of the field it came from.
@@ -500,21 +505,22 @@ fn istio_config(
     let doc = &file.istio;
     let fail = |path: &str, message: String| format!("{source}: {path}: {message}");
     let mut resources = istio::IstioResources::default();
-    let mut add = |stream: &str, origin: String| -> Result<(), String> {
-        let read = istio::read_stream(stream, &origin)?;
+    let mut add = |stream: &str, origin: String, first_line: usize| -> Result<(), String> {
+        let read = istio::read_stream(stream, &origin, first_line)?;
         resources.destination_rules.extend(read.destination_rules);
         resources.routes.extend(read.routes);
         resources.warnings.extend(read.warnings);
         Ok(())
     };
     if let Some(inline) = &doc.resources {
-        add(inline, format!("{source}: istio.resources"))?;
+        // The location of a block scalar is its first line of text.
+        add(&inline.value, source.to_owned(), inline.referenced.line() as usize)?;
     }
     for name in &doc.resource_files {
         let path = base.join(name);
         let text =
             crate::input::read_text(&path, "an Istio resource file").map_err(|e| fail("istio.resource_files", e))?;
-        add(&text, path.display().to_string())?;
+        add(&text, path.display().to_string(), 1)?;
     }
     warnings.append(&mut resources.warnings);
     if doc.mesh_config.as_ref().is_some_and(|m| m.default_config.is_some()) {
@@ -561,6 +567,9 @@ fn istio_config(
             locality.distribute.push(Distribute { from: format!("{}/*", d.from), to });
         }
     }
+    if let Some(setting) = mesh_setting {
+        setting.check(&format!("{source}: istio.mesh_config"))?;
+    }
     let mesh_locality = Some(mesh_setting.map_or(locality, istio::LocalityLbSettingDoc::to_model));
     let sweep_phase = match doc.sweep_phase.as_deref() {
         None | Some("random") => SweepPhase::Random,
@@ -578,7 +587,7 @@ fn istio_config(
         },
         destination_rules: resources.destination_rules,
         routes: resources.routes,
-        proxy_concurrency: doc.proxy_concurrency.unwrap_or(2).max(1),
+        proxy_concurrency: doc.proxy_concurrency.unwrap_or(2),
     })
 }
 
