@@ -8,4 +8,5 @@ pub mod output;
 pub mod plot;
 pub mod run;
 pub mod scenario;
+pub mod staging;
 pub mod sweep;

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use experiments::scenario::Scenario;
+use experiments::staging::Staging;
 use experiments::sweep::plan::Plan;
 use experiments::sweep::runner::{SweepOptions, run_sweep};
 use experiments::sweep::shard::Shard;
@@ -147,6 +149,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes a run's files into `staging` and puts the folder in place; returns the files as
+/// they are named once in place.
+fn write_run_outputs(
+    staging: Staging,
+    scenario: &Scenario,
+    results: &[run::Replication],
+) -> Result<Vec<PathBuf>, String> {
+    let zones: Vec<String> = scenario.config.regions.iter().flat_map(|r| r.zones.iter().cloned()).collect();
+    let links: Vec<String> =
+        results.first().map(|r| r.summary.backbone.iter().map(|(name, ..)| name.clone()).collect()).unwrap_or_default();
+    let written = output::write_outputs(staging.path(), scenario, results, &zones, &links)?;
+    let staged = staging.path().to_path_buf();
+    let target = staging.commit()?;
+    Ok(written.iter().map(|p| target.join(p.strip_prefix(&staged).unwrap_or(p))).collect())
+}
+
 /// Writes to standard output; a reader that has gone (`| head`) is not an error.
 fn say(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
@@ -184,12 +202,10 @@ fn sweep_command(
         }
         let id = plan.run_id(k);
         let scenario = &scenarios[id.point as usize];
+        let staging = Staging::prepare(&out.join(format!("run-{k}")))?;
         let result = run::simulate(scenario, id.seed).map_err(|e| format!("run {k}: {e}"))?;
         say(&format!("{}{}", table.header(), table.row(&plan, id, &result.summary)));
-        let dir = out.join(format!("run-{k}"));
-        let zones: Vec<String> = scenario.config.regions.iter().flat_map(|r| r.zones.iter().cloned()).collect();
-        let links: Vec<String> = result.summary.backbone.iter().map(|(name, ..)| name.clone()).collect();
-        let written = output::write_outputs(&dir, scenario, std::slice::from_ref(&result), &zones, &links)?;
+        let written = write_run_outputs(staging, scenario, std::slice::from_ref(&result))?;
         for path in written {
             eprintln!("wrote {}", path.display());
         }
@@ -294,12 +310,9 @@ fn run_command(
 ) -> Result<(), String> {
     let scenario = scenario::load(file)?;
     let seed = seed.unwrap_or(scenario.config.seed);
+    let staging = Staging::prepare(&out.unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name)))?;
     let results = run::run(&scenario, seed, replications).map_err(|e| format!("{}: {e}", file.display()))?;
-    let zones: Vec<String> = scenario.config.regions.iter().flat_map(|r| r.zones.iter().cloned()).collect();
-    let links: Vec<String> =
-        results.first().map(|r| r.summary.backbone.iter().map(|(name, ..)| name.clone()).collect()).unwrap_or_default();
-    let dir = out.unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name));
-    let written = output::write_outputs(&dir, &scenario, &results, &zones, &links)?;
+    let written = write_run_outputs(staging, &scenario, &results)?;
     match format {
         Format::Table => {
             say(&output::table(&scenario, &results));

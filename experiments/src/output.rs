@@ -70,7 +70,7 @@ pub fn timeseries_csv(results: &[Replication], zones: &[String], links: &[String
     out.into_inner().map_err(|e| e.to_string())
 }
 
-/// Writes every output file into `dir`.
+/// Writes every output file into `dir`, an existing folder (the run's staging folder).
 pub fn write_outputs(
     dir: &Path,
     scenario: &Scenario,
@@ -78,7 +78,6 @@ pub fn write_outputs(
     zones: &[String],
     links: &[String],
 ) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the output folder: {e}", dir.display()))?;
     let files = [
         ("summary.csv", summary_csv(results)?),
         ("timeseries.csv", timeseries_csv(results, zones, links)?),

@@ -220,3 +220,26 @@ fn what_would_hang_crash_or_mislead_is_refused_with_the_field_and_the_fix() {
     let err = stderr(&output);
     assert!(err.contains("document starting at line 94") && err.contains("line 106 column 17"), "{err}");
 }
+
+#[test]
+fn an_unwritable_output_folder_is_found_first_and_outputs_appear_whole() {
+    let started = std::time::Instant::now();
+    let output = meshsim()
+        .args(["run", builtin("region-outage").to_str().unwrap(), "--replications", "50", "--out"])
+        .arg("/proc/meshsim-no/out")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot"), "{}", stderr(&output));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused before 50 replications ran");
+    // A second run into the same folder replaces the files of the first, leaving nothing beside.
+    let dir = temp_dir("whole");
+    for _ in 0..2 {
+        let output =
+            meshsim().arg("run").arg(builtin("seed-failover")).arg("--out").arg(dir.join("out")).output().unwrap();
+        assert!(output.status.success());
+    }
+    let names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, ["out"], "no staging or previous folder left");
+}
