@@ -24,8 +24,8 @@ use crate::columns::MetricColumns;
 use crate::output::{json_number, json_string};
 use crate::run::{Replication, replication_seed, simulate};
 use crate::scenario::{self, Scenario};
-use crate::sweep::path::FieldPath;
-use crate::sweep::tree::{self, Node};
+use crate::yaml::path::FieldPath;
+use crate::yaml::tree::{self, Node};
 
 /// Metric columns that are text, not numbers.
 const TEXT_METRICS: [&str; 1] = ["split_region"];

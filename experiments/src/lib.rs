@@ -10,3 +10,4 @@ pub mod run;
 pub mod scenario;
 pub mod staging;
 pub mod sweep;
+pub mod yaml;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use experiments::sweep::tree::{self, Node};
+use experiments::yaml::tree::{self, Node};
 
 fn manifest(name: &str) -> Node {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes").join(name);

@@ -18,10 +18,12 @@ use models::istio::version::IstioVersion;
 use models::mesh::app::{App, Call, Delay, OnFailure, Service, Version};
 use models::mesh::config::*;
 use models::mesh::world::{BuildError, World};
-use serde_saphyr::Location;
 use sim::{SimDuration, Simulation};
 
 use file::*;
+
+use crate::yaml::locate::locate;
+use crate::yaml::path::FieldPath;
 
 /// A scenario ready to run.
 #[derive(Clone, Debug)]
@@ -48,7 +50,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
 pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> {
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| format!("{source}: {e}"))?;
     let mut warnings = Vec::new();
-    let fail = |path: &str, message: String| format!("{source}: {path}: {message}");
+    let fail = |path: &str, message: String| located(text, source, path, message);
     crate::input::check_folder_name(&file.name).map_err(|e| fail("name", e))?;
     let envoy_version = match &file.envoy_version {
         Some(v) => v.parse::<EnvoyVersion>().map_err(|e| fail("envoy_version", e.to_string()))?,
@@ -71,7 +73,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     check_joinable(&file, &backbone, &fail, &mut warnings)?;
     let blocked = blocked_pairs(&file, &fail)?;
     let app = app(&file.app).map_err(|e| fail("app", e))?;
-    let istio = istio_config(&file, base, envoy_version, istio_version, source, &mut warnings)?;
+    let istio = istio_config(&file, base, envoy_version, istio_version, source, &fail, &mut warnings)?;
     let hosts = istio
         .destination_rules
         .iter()
@@ -164,22 +166,12 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
         },
     };
     // Ranges and the cost estimate, before anything is built for the run.
-    if let Err((path, message)) = limits::check(&config) {
-        return Err(match locations(&file).into_iter().find(|(p, _)| *p == path) {
-            Some((_, at)) => format!("{source}: line {} column {}: {path}: {message}", at.line(), at.column()),
-            None => fail(&path, message),
-        });
-    }
+    limits::check(&config).map_err(|(path, message)| fail(&path, message))?;
     // Build the world once: every reference is checked there, and a bad one is reported with
     // the line of the field it came from.
     if let Err(error) = Simulation::try_new_with(|s| World::build(config.clone(), s)) {
         return Err(match error {
-            BuildError::Config(e) => match locations(&file).into_iter().find(|(path, _)| *path == e.path) {
-                Some((_, at)) => {
-                    format!("{source}: line {} column {}: {}: {}", at.line(), at.column(), e.path, e.message)
-                }
-                None => fail(&e.path, e.message),
-            },
+            BuildError::Config(e) => fail(&e.path, e.message),
             BuildError::Istio(e) => format!("{source}: istio: {e}"),
         });
     }
@@ -192,32 +184,13 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     })
 }
 
-/// Where each field that refers to something else was written, by the field path the model
-/// reports problems with.
-fn locations(file: &ScenarioFile) -> Vec<(String, Location)> {
-    let mut found = vec![
-        ("control_plane.region".to_string(), file.control_plane.region.referenced),
-        ("workload.gateway".to_string(), file.workload.gateway.referenced),
-    ];
-    if let Some(entry) = &file.workload.entry_service {
-        found.push(("workload.entry_service".to_string(), entry.referenced));
+/// An error about the field at `path`, with the line and column it was written on when the
+/// file has it (not for a default).
+fn located(text: &str, source: &str, path: &str, message: String) -> String {
+    match path.parse::<FieldPath>().ok().and_then(|p| locate(text, &p)) {
+        Some(at) => format!("{source}: {at}: {path}: {message}"),
+        None => format!("{source}: {path}: {message}"),
     }
-    for c in &file.clusters {
-        found.push((format!("clusters[{}].region", c.name), c.region.referenced));
-        for (d, deployment) in c.deployments.iter().enumerate() {
-            let base = format!("clusters[{}].deployments[{d}]", c.name);
-            found.push((format!("{base}.zone"), deployment.zone.referenced));
-            found.push((format!("{base}.service"), deployment.service.referenced));
-            found.push((format!("{base}.version"), deployment.version.referenced));
-        }
-        for (g, gateway) in c.gateways.iter().enumerate() {
-            found.push((format!("clusters[{}].gateways[{g}].zone", c.name), gateway.zone.referenced));
-        }
-    }
-    for (i, fault) in file.faults.iter().enumerate() {
-        found.push((format!("faults[{i}].target"), fault.target.referenced));
-    }
-    found
 }
 
 /// VPCs, vSwitches and transit routers: regions exist, vSwitches sit inside their VPC.
@@ -500,10 +473,10 @@ fn istio_config(
     envoy_version: EnvoyVersion,
     istio_version: IstioVersion,
     source: &str,
+    fail: &impl Fn(&str, String) -> String,
     warnings: &mut Vec<String>,
 ) -> Result<IstioConfig, String> {
     let doc = &file.istio;
-    let fail = |path: &str, message: String| format!("{source}: {path}: {message}");
     let mut resources = istio::IstioResources::default();
     let mut add = |stream: &str, origin: String, first_line: usize| -> Result<(), String> {
         let read = istio::read_stream(stream, &origin, first_line)?;

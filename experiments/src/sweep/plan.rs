@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::path::FieldPath;
-use super::tree::{self, Node};
 use super::values;
 use crate::run::replication_seed;
 use crate::scenario::{self, Scenario};
+use crate::yaml::path::FieldPath;
+use crate::yaml::tree::{self, Node};
 
 /// The most runs one sweep may enumerate.
 pub const MAX_RUNS: u64 = 100_000_000;

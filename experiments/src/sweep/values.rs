@@ -5,8 +5,8 @@
 
 use sim::SimDuration;
 
-use super::tree::{Node, format_float};
 use crate::scenario::units::Bandwidth;
+use crate::yaml::tree::{Node, format_float};
 
 /// The most values one knob may take (a guard against a step of zero or a typo in `count`).
 pub const MAX_VALUES: usize = 100_000;
@@ -206,7 +206,7 @@ fn range(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::tree;
+    use crate::yaml::tree;
 
     fn values(spec: &str) -> Result<Vec<String>, String> {
         Ok(expand(&tree::parse(spec).unwrap(), "vary.x")?.iter().map(Node::inline).collect())

@@ -17,7 +17,7 @@ use super::tree::{self, Node};
 
 /// One step of a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Step {
+pub(super) enum Step {
     /// A mapping key.
     Key(String),
     /// A sequence item by position.
@@ -87,6 +87,11 @@ impl std::str::FromStr for FieldPath {
 }
 
 impl FieldPath {
+    /// Its steps, for walking other trees.
+    pub(super) fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
     /// Sets the field this path names in `root` to `value`.
     pub fn set(&self, root: &mut Node, value: Node) -> Result<(), String> {
         set_at(root, &self.steps, value, &mut String::new()).map_err(|e| format!("{}: {e}", self.text))
