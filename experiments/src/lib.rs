@@ -1,6 +1,7 @@
 //! The `meshsim` command line's machinery: scenario files, runs, sweeps, outputs. The binary
 //! (`src/main.rs`) is a thin layer over it; tests use it directly.
 
+pub mod check;
 pub mod columns;
 pub mod compare;
 pub mod input;

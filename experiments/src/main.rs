@@ -3,6 +3,7 @@
 //!     meshsim run FILE [--seed N] [--replications R] [--out DIR] [--format table|json]
 //!     meshsim sweep FILE [--threads N] [--out DIR] [--shard K/N | --shards N] [--resume]
 //!                        [--dry-run | --run K]
+//!     meshsim check FILE [--format table|json]
 //!     meshsim compare A B [--replications R] [--seed N] [--format table|json]
 //!     meshsim merge DIR... --out DIR
 //!     meshsim plot DIR --x KNOB [--y METRIC] [--by KNOB | --heatmap KNOB]
@@ -19,7 +20,7 @@ use experiments::sweep::plan::Plan;
 use experiments::sweep::runner::{SweepOptions, run_sweep};
 use experiments::sweep::shard::Shard;
 use experiments::sweep::table::RunsTable;
-use experiments::{columns::MetricColumns, compare, output, plot, run, scenario, sweep};
+use experiments::{check, columns::MetricColumns, compare, output, plot, run, scenario, sweep};
 
 #[derive(Parser)]
 #[command(name = "meshsim", version, about = "Predict failover and traffic splits of a multi-region Istio mesh")]
@@ -72,6 +73,14 @@ enum Command {
         /// Re-run run K alone: print its row and write its full outputs to --out/run-K.
         #[arg(long, conflicts_with = "dry_run")]
         run: Option<u64>,
+    },
+    /// Look for the traps in a scenario's configuration; exit 1 if any is an error.
+    Check {
+        /// The scenario file (YAML).
+        file: PathBuf,
+        /// How to print the findings.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Compare two scenarios (or a scenario and an override file) under the same random numbers.
     Compare {
@@ -128,11 +137,15 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Check { file, format } = &cli.command {
+        return check_command(file, *format);
+    }
     let outcome = match cli.command {
         Command::Run { file, seed, replications, out, format } => run_command(&file, seed, replications, out, format),
         Command::Sweep { file, threads, out, shard, shards, resume, dry_run, run } => {
             sweep_command(&file, threads, out, shard, shards, resume, dry_run, run)
         }
+        Command::Check { .. } => unreachable!("handled above"),
         Command::Compare { a, b, replications, seed, format } => compare_command(&a, &b, replications, seed, format),
         Command::Merge { dirs, out } => sweep::merge::merge(&dirs, &out).map(|written| print_written(&written)),
         Command::Plot { dir, x, y, by, heatmap, cdf } => match x {
@@ -189,6 +202,7 @@ fn sweep_command(
 ) -> Result<(), String> {
     let plan = Plan::load(file)?;
     let scenarios = plan.scenarios()?;
+    note_findings(&check::check(&scenarios[0], &format!("{}, point 0", file.display())));
     let out = out.unwrap_or_else(|| PathBuf::from("outputs").join(&plan.name));
     let table = RunsTable::new(&plan, MetricColumns::of_scenarios(scenarios.iter()));
     if dry_run {
@@ -278,6 +292,36 @@ fn cdf_command(dir: &Path, points: &[u64]) -> Result<(), String> {
     Ok(())
 }
 
+/// Before a run: one line on stderr when `check` finds traps, so they are not missed.
+fn note_findings(report: &check::Report) {
+    let count = |s: check::Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings) = (count(check::Severity::Error), count(check::Severity::Warning));
+    if errors + warnings > 0 {
+        eprintln!(
+            "check: {errors} errors, {warnings} warnings in {}; `meshsim check` says what and why",
+            report.source
+        );
+    }
+}
+
+/// `check`: exit 0 without errors (warnings allowed), 1 with errors, 2 when the scenario
+/// cannot be read.
+fn check_command(file: &Path, format: Format) -> ExitCode {
+    let scenario = match scenario::load(file) {
+        Ok(scenario) => scenario,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = check::check(&scenario, &file.display().to_string());
+    match format {
+        Format::Table => say(&report.text()),
+        Format::Json => say(&format!("{}\n", report.json())),
+    }
+    if report.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
 fn compare_command(a: &Path, b: &Path, replications: u64, seed: Option<u64>, format: Format) -> Result<(), String> {
     let scenario_a = scenario::load(a)?;
     let scenario_b = compare::load_b(a, b)?;
@@ -309,6 +353,7 @@ fn run_command(
     format: Format,
 ) -> Result<(), String> {
     let scenario = scenario::load(file)?;
+    note_findings(&check::check(&scenario, &file.display().to_string()));
     let seed = seed.unwrap_or(scenario.config.seed);
     let staging = Staging::prepare(&out.unwrap_or_else(|| PathBuf::from("outputs").join(&scenario.name)))?;
     let results = run::run(&scenario, seed, replications).map_err(|e| format!("{}: {e}", file.display()))?;

@@ -397,17 +397,7 @@ impl OutlierDetector {
 
     /// Whether one more ejection fits under max_ejection_percent, by the rule of this release.
     fn gate_allows_another(&self) -> bool {
-        let hosts = self.monitors.len() as f64;
-        let max = f64::from(self.config.max_ejection_percent.min(100));
-        let ejected = self.ejected as f64;
-        let within = if self.version.gate_counts_host_being_ejected() {
-            100.0 * (ejected + 1.0) / hosts <= max
-        } else {
-            100.0 * ejected / hosts < max
-        };
-        let first_is_free = self.version.first_ejection_always_allowed()
-            || (self.config.always_eject_one_host && self.version.has_always_eject_one_host());
-        within || (first_is_free && self.ejected == 0)
+        gate_allows(&self.config, self.version, self.ejected, self.monitors.len())
     }
 
     /// `DetectorImpl::ejectHost`.
@@ -549,6 +539,27 @@ impl OutlierDetector {
             }
         }
     }
+}
+
+/// Whether one more ejection fits under max_ejection_percent with `ejected` of `hosts` hosts
+/// already out, by the rule of `version` (`DetectorImpl::ejectHost`; spec §1).
+fn gate_allows(config: &DetectorConfig, version: EnvoyVersion, ejected: usize, hosts: usize) -> bool {
+    let max = f64::from(config.max_ejection_percent.min(100));
+    let (out, all) = (ejected as f64, hosts as f64);
+    let within = if version.gate_counts_host_being_ejected() {
+        100.0 * (out + 1.0) / all <= max
+    } else {
+        100.0 * out / all < max
+    };
+    let first_is_free = version.first_ejection_always_allowed()
+        || (config.always_eject_one_host && version.has_always_eject_one_host());
+    within || (first_is_free && ejected == 0)
+}
+
+/// How many of a cluster's `hosts` can be ejected at once under `config`'s
+/// max_ejection_percent, by the rule of `version`.
+pub fn max_ejectable_hosts(config: &DetectorConfig, version: EnvoyVersion, hosts: usize) -> usize {
+    (0..hosts).take_while(|&ejected| gate_allows(config, version, ejected, hosts)).count()
 }
 
 #[cfg(test)]
@@ -741,5 +752,17 @@ mod tests {
         detector.record(1, HostResult::Http(503), secs(0), &mut rng);
         detector.remap_hosts(&[Some(1)]);
         assert!(detector.is_ejected(0));
+    }
+
+    #[test]
+    fn the_most_hosts_that_can_be_out_at_once_follows_the_gate() {
+        let config = |max| DetectorConfig { max_ejection_percent: max, ..DetectorConfig::default() };
+        let current = EnvoyVersion::DEFAULT;
+        // 10 % never ejects one host of fewer than 10 (>= 1.28: (0 + 1) / n <= 10 %).
+        assert_eq!(max_ejectable_hosts(&config(10), current, 2), 0);
+        assert_eq!(max_ejectable_hosts(&config(10), current, 10), 1);
+        assert_eq!(max_ejectable_hosts(&config(50), current, 2), 1);
+        assert_eq!(max_ejectable_hosts(&config(100), current, 4), 4);
+        assert_eq!(max_ejectable_hosts(&config(25), current, 4), 1);
     }
 }

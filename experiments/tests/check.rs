@@ -1,0 +1,184 @@
+//! `meshsim check`: each rule fires on a configuration that has its trap and stays silent on
+//! one that does not; the command's exit codes and JSON.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use experiments::check::{self, Severity, rules};
+use experiments::scenario::{self, Scenario};
+use models::mesh::config::Route;
+use sim::SimDuration;
+
+fn builtin_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"))
+}
+
+/// A built-in scenario with text edits applied.
+fn edited(name: &str, edits: &[(&str, &str)]) -> Scenario {
+    let path = builtin_path(name);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name}: the edit {from:?} must apply");
+        text = text.replacen(from, to, 1);
+    }
+    scenario::parse(&text, name, path.parent().unwrap()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fired(scenario: &Scenario) -> Vec<&'static str> {
+    rules::all(&scenario.config).iter().map(|f| f.rule).collect()
+}
+
+fn fires(rule: &str, scenario: &Scenario) -> bool {
+    fired(scenario).contains(&rule)
+}
+
+#[test]
+fn failover_settings_without_outlier_detection() {
+    // The seed's geolocation failover covers every service, but only reviews has outlierDetection.
+    assert!(fires("failover-without-outlier-detection", &edited("seed-failover", &[])));
+    assert!(!fires("failover-without-outlier-detection", &edited("region-outage", &[])));
+}
+
+#[test]
+fn outlier_detection_alone_turns_locality_failover_on() {
+    let geolocation = "  geolocation:\n    failover:\n      - {from: cn-hangzhou, to: cn-shanghai}\n      - {from: cn-shanghai, to: cn-hangzhou}\n";
+    assert!(fires("implicit-locality-failover", &edited("seed-failover", &[(geolocation, "")])));
+    assert!(!fires("implicit-locality-failover", &edited("seed-failover", &[])));
+}
+
+#[test]
+fn max_ejection_percent_that_can_never_eject_a_region() {
+    let seed = edited("seed-failover", &[]);
+    let finding = rules::all(&seed.config).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
+    assert_eq!(finding.severity, Severity::Error);
+    assert!(finding.message.contains("at most 0 at once") && finding.fix.contains("at least 50"), "{finding:?}");
+    // Four hosts a region, 25 %: one of four goes, which spills some traffic but not all.
+    let bigger = edited(
+        "seed-failover",
+        &[
+            (
+                "reviews, version: v1, zone: cn-hangzhou-k, replicas: 1",
+                "reviews, version: v1, zone: cn-hangzhou-k, replicas: 4",
+            ),
+            (
+                "reviews, version: v2, zone: cn-shanghai-b, replicas: 1",
+                "reviews, version: v2, zone: cn-shanghai-b, replicas: 4",
+            ),
+            ("baseEjectionTime: 1m", "baseEjectionTime: 1m\n          maxEjectionPercent: 25"),
+        ],
+    );
+    let finding =
+        rules::all(&bigger.config).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
+    assert_eq!(finding.severity, Severity::Warning, "{finding:?}");
+    let enough =
+        edited("seed-failover", &[("baseEjectionTime: 1m", "baseEjectionTime: 1m\n          maxEjectionPercent: 50")]);
+    assert!(!fires("max-ejection-cannot-eject-region", &enough));
+}
+
+#[test]
+fn min_health_percent_brings_panic_back() {
+    let panic =
+        edited("seed-failover", &[("baseEjectionTime: 1m", "baseEjectionTime: 1m\n          minHealthPercent: 50")]);
+    assert!(fires("panic-threshold", &panic));
+    assert!(!fires("panic-threshold", &edited("seed-failover", &[])));
+}
+
+#[test]
+fn an_interval_longer_than_the_ejection() {
+    assert!(fires("interval-longer-than-base-ejection", &edited("seed-failover", &[("interval: 1s", "interval: 2m")])));
+    assert!(!fires("interval-longer-than-base-ejection", &edited("seed-failover", &[])));
+}
+
+#[test]
+fn gateway_errors_only_while_the_app_answers_500() {
+    let counts = ("consecutive5xxErrors: 1", "consecutive5xxErrors: 0\n          consecutiveGatewayErrors: 1");
+    let answers_500 = edited("pod-503-keep-endpoints", &[counts, ("respond: 503", "respond: 500")]);
+    assert!(fires("gateway-errors-only", &answers_500));
+    assert!(!fires("gateway-errors-only", &edited("pod-503-keep-endpoints", &[counts])));
+}
+
+#[test]
+fn a_connect_timeout_with_no_route_timeout() {
+    let mut seed = edited("seed-failover", &[]);
+    assert!(fires("connect-timeout-without-route-timeout", &seed));
+    for service in ["productpage", "details", "reviews", "ratings"] {
+        seed.config.istio.routes.retain(|r| r.host != service);
+        let route = Route {
+            host: service.into(),
+            destinations: vec![(None, 100)],
+            timeout: Some(SimDuration::from_secs(2)),
+            retries: None,
+        };
+        seed.config.istio.routes.push(route);
+    }
+    assert!(!fires("connect-timeout-without-route-timeout", &seed));
+}
+
+#[test]
+fn retries_that_stay_in_the_failing_region() {
+    let mut seed = edited("seed-failover", &[]);
+    assert!(fires("retries-stay-local", &seed));
+    let remote = models::istio::api::HttpRetry {
+        attempts: 2,
+        per_try_timeout: None,
+        retry_on: None,
+        retry_remote_localities: true,
+    };
+    let route = Route { host: "reviews".into(), destinations: vec![(None, 100)], timeout: None, retries: Some(remote) };
+    seed.config.istio.routes.push(route);
+    assert!(!fires("retries-stay-local", &seed));
+}
+
+#[test]
+fn distribute_that_drops_a_region_or_misses_clients() {
+    let all_away = edited("seed-distribute", &[("percent: 10", "percent: 100")]);
+    assert!(fires("distribute-drops-region", &all_away));
+    let seed = edited("seed-distribute", &[]);
+    assert!(!fires("distribute-drops-region", &seed));
+    // Only hangzhou's clients are given a split; shanghai's follow the default order.
+    assert!(fires("distribute-misses-clients", &seed));
+    assert!(!fires("distribute-misses-clients", &edited("seed-failover", &[])));
+}
+
+#[test]
+fn a_backbone_too_thin_for_failover() {
+    let test_only = edited("seed-failover", &[("bandwidth: 100Mbps", "bandwidth: 1kbps")]);
+    assert!(fires("test-bandwidth-only", &test_only));
+    assert!(!fires("test-bandwidth-only", &edited("seed-failover", &[])));
+    // 300 requests/s of reviews after failover need several Mbps.
+    let thin = edited("backbone-degraded", &[("bandwidth: 100Mbps", "bandwidth: 2Mbps")]);
+    assert!(fires("bandwidth-below-failover-demand", &thin));
+    assert!(!fires("bandwidth-below-failover-demand", &edited("backbone-degraded", &[])));
+}
+
+#[test]
+fn a_standby_region_too_small_for_the_load() {
+    let heavy = edited("pod-503-keep-endpoints", &[("poisson: 20", "poisson: 2000")]);
+    assert!(fires("standby-cannot-absorb", &heavy));
+    assert!(!fires("standby-cannot-absorb", &edited("pod-503-keep-endpoints", &[])));
+}
+
+#[test]
+fn the_command_exits_by_the_worst_finding_and_speaks_json() {
+    let meshsim = || Command::new(env!("CARGO_BIN_EXE_meshsim"));
+    let seed = meshsim().arg("check").arg(builtin_path("seed-failover")).output().unwrap();
+    assert_eq!(seed.status.code(), Some(1), "the seed configuration's traps are errors");
+    let text = String::from_utf8(seed.stdout).unwrap();
+    assert!(
+        text.contains("error: ") && text.contains("[max-ejection-cannot-eject-region]") && text.contains("  fix: "),
+        "{text}"
+    );
+    assert!(text.contains("line 105 column 11"), "the outlierDetection block, where maxEjectionPercent goes: {text}");
+    let clean = meshsim().arg("check").arg(builtin_path("seed-roundrobin")).output().unwrap();
+    assert_eq!(clean.status.code(), Some(0), "warnings only: {}", String::from_utf8_lossy(&clean.stdout));
+    let json = meshsim().args(["check", "--format", "json"]).arg(builtin_path("seed-failover")).output().unwrap();
+    let json = String::from_utf8(json.stdout).unwrap();
+    assert!(
+        json.starts_with("{\"file\":") && json.contains("\"severity\":\"error\"") && json.contains("\"line\":105"),
+        "{json}"
+    );
+    let unreadable = meshsim().arg("check").arg("/nonexistent/scenario.yaml").output().unwrap();
+    assert_eq!(unreadable.status.code(), Some(2));
+    let report = check::check(&edited("region-outage", &[]), "region-outage");
+    assert!(!report.has_errors(), "{}", report.text());
+}
