@@ -25,6 +25,17 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{}: {what} is not UTF-8 text", path.display()))
 }
 
+/// A YAML reader's error as users should read it: the reader's advice about its own options
+/// becomes advice about the file.
+pub fn yaml_error(error: &serde_saphyr::Error) -> String {
+    yaml_error_text(error.to_string())
+}
+
+/// [`yaml_error`] on already rendered text.
+pub fn yaml_error_text(text: String) -> String {
+    text.replace(", set DuplicateKeyPolicy in Options if acceptable", "; write each key once")
+}
+
 /// Checks that `name` (a scenario's or sweep's `name`, which becomes `outputs/<name>`) is one
 /// plain folder name: no separators, no `..`, nothing hidden, nothing a shell or file system
 /// treats specially.

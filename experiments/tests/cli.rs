@@ -243,3 +243,34 @@ fn an_unwritable_output_folder_is_found_first_and_outputs_appear_whole() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, ["out"], "no staging or previous folder left");
 }
+
+#[test]
+fn errors_name_the_real_cause() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "cp",
+            "control_plane:\n  region: cn-hangzhou",
+            "control_plane:\n  region: cn-hangzou",
+            "control_plane.region: unknown region \"cn-hangzou\"",
+        ),
+        (
+            "gw0",
+            "{name: ingressgateway, zone: cn-hangzhou-k, replicas: 1}",
+            "{name: ingressgateway, zone: cn-hangzhou-k, replicas: 0}",
+            "has 0 replicas, so no user request can enter",
+        ),
+        ("dup", "seed: 1\n", "seed: 1\nseed: 2\n", "duplicate mapping key: seed; write each key once"),
+        (
+            "action",
+            "    action:\n      scale_to: 0",
+            "    action: cut",
+            "action cut does not apply to a deployment; its actions are respond",
+        ),
+    ];
+    for (tag, from, to, expected) in cases {
+        let (output, _) = run_edited(tag, from, to);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{tag}: {err}");
+        assert!(err.contains(expected) && !err.contains("Deployment {"), "{tag}: {err}");
+    }
+}

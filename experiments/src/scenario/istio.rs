@@ -600,7 +600,7 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
         let place = format!("{source}, document starting at line {line}");
         let located = |e: serde_saphyr::Error| {
             let options = serde_saphyr::render_options! { line_offset: (line - 1) as u64 };
-            format!("{place}: {}", e.render_with_options(options))
+            format!("{place}: {}", crate::input::yaml_error_text(e.render_with_options(options)))
         };
         let header: Header = serde_saphyr::from_str(&text).map_err(located)?;
         match header.kind.as_deref() {

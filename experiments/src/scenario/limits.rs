@@ -189,6 +189,20 @@ fn check_app(config: &MeshConfig) -> Result<(), LimitError> {
 }
 
 fn check_workload(config: &MeshConfig) -> Result<(), LimitError> {
+    let gateway = &config.workload.gateway;
+    let replicas: Vec<u32> = config
+        .clusters
+        .iter()
+        .flat_map(|c| c.gateways.iter())
+        .filter(|g| g.name == *gateway)
+        .map(|g| g.replicas)
+        .collect();
+    if !replicas.is_empty() && replicas.iter().all(|&r| r == 0) {
+        return Err((
+            "workload.gateway".into(),
+            format!("gateway {gateway:?} has 0 replicas, so no user request can enter; give it at least 1"),
+        ));
+    }
     let path = "workload.arrivals";
     let rate_ok = |rate: f64| rate.is_finite() && (0.0..=MAX_RATE).contains(&rate);
     let seconds = config.duration.as_secs_f64();

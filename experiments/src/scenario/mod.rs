@@ -48,7 +48,8 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
 
 /// Reads a scenario from its text; `source` names it in errors.
 pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> {
-    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| format!("{source}: {e}"))?;
+    let file: ScenarioFile =
+        serde_saphyr::from_str(text).map_err(|e| format!("{source}: {}", crate::input::yaml_error(&e)))?;
     let mut warnings = Vec::new();
     let fail = |path: &str, message: String| located(text, source, path, message);
     crate::input::check_folder_name(&file.name).map_err(|e| fail("name", e))?;
@@ -70,6 +71,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     };
     check_vpcs(&file, &known_region, &fail)?;
     let backbone = backbone(&file, &known_region, &fail, &mut warnings)?;
+    known_region(&file.control_plane.region.value, "control_plane.region")?;
     check_joinable(&file, &backbone, &fail, &mut warnings)?;
     let blocked = blocked_pairs(&file, &fail)?;
     let app = app(&file.app).map_err(|e| fail("app", e))?;
@@ -126,7 +128,6 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
             .collect(),
         control_plane: {
             let cp = &file.control_plane;
-            known_region(&cp.region.value, "control_plane.region")?;
             ControlPlaneConfig {
                 region: cp.region.value.clone(),
                 debounce_after: cp.debounce_after.map_or(SimDuration::from_millis(100), |d| d.0),
@@ -658,7 +659,17 @@ fn fault(doc: &FaultDoc) -> Result<Fault, String> {
         FaultKind::RuleRemoved => matches!(target, FaultTarget::SecurityGroupRule { .. }),
     };
     if !fits {
-        return Err(format!("action {:?} does not apply to target {target:?}", doc.action_name()));
+        let (target_kind, actions) = match target {
+            FaultTarget::Deployment { .. } => ("a deployment", "respond, refuse, hang, slow, fail_fraction, scale_to"),
+            FaultTarget::Pod { .. } => ("a pod", "respond, refuse, hang, slow, fail_fraction"),
+            FaultTarget::Zone(_) | FaultTarget::Region(_) => {
+                ("a zone or region", "outage, respond, refuse, hang, slow, fail_fraction")
+            }
+            FaultTarget::Backbone(..) => ("a backbone connection", "cut, degrade"),
+            FaultTarget::ControlPlane => ("the control plane", "unreachable"),
+            FaultTarget::SecurityGroupRule { .. } => ("a security-group rule", "rule_removed"),
+        };
+        return Err(format!("action {} does not apply to {target_kind}; its actions are {actions}", doc.action_name()));
     }
     Ok(Fault { start: doc.at.0, end: doc.until.map(|d| d.0), target, kind })
 }
