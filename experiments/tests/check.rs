@@ -152,6 +152,17 @@ fn a_backbone_too_thin_for_failover() {
 }
 
 #[test]
+fn a_security_group_without_the_peer_pod_cidr() {
+    let blocked = edited(
+        "seed-failover",
+        &[("{cluster: ack-shanghai, allow: [10.0.0.0/16]}", "{cluster: ack-shanghai, allow: [10.9.0.0/16]}")],
+    );
+    let finding = rules::all(&blocked.config).into_iter().find(|f| f.rule == "traffic-blocked").unwrap();
+    assert!(finding.message.contains("pods in ack-hangzhou cannot reach pods in ack-shanghai"), "{finding:?}");
+    assert!(!fires("traffic-blocked", &edited("seed-failover", &[])));
+}
+
+#[test]
 fn a_standby_region_too_small_for_the_load() {
     let heavy = edited("pod-503-keep-endpoints", &[("poisson: 20", "poisson: 2000")]);
     assert!(fires("standby-cannot-absorb", &heavy));

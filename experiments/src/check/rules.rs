@@ -15,7 +15,7 @@ use super::{Finding, Severity};
 /// Every rule's findings, in rule order.
 pub fn all(config: &MeshConfig) -> Vec<Finding> {
     let mesh = Mesh { config };
-    let rules: [fn(&Mesh) -> Vec<Finding>; 13] = [
+    let rules: [fn(&Mesh) -> Vec<Finding>; 14] = [
         failover_without_outlier_detection,
         implicit_locality_failover,
         max_ejection_cannot_eject_region,
@@ -26,6 +26,7 @@ pub fn all(config: &MeshConfig) -> Vec<Finding> {
         retries_stay_in_the_dead_region,
         distribute_drops_a_region,
         distribute_misses_clients,
+        traffic_blocked,
         backbone_test_bandwidth,
         backbone_below_failover_demand,
         standby_cannot_absorb,
@@ -514,6 +515,27 @@ fn distribute_misses_clients(mesh: &Mesh) -> Vec<Finding> {
 fn pattern_region_matches(pattern: &str, region: &str) -> bool {
     let first = pattern.split('/').next().unwrap_or("");
     first == "*" || first == region
+}
+
+/// Pods of one cluster cannot reach another's: a security group there lacks the peer's pod CIDR
+/// (Flannel) or vSwitch CIDRs (Terway), or a VPC is not attached to the CEN.
+fn traffic_blocked(mesh: &Mesh) -> Vec<Finding> {
+    mesh.config
+        .network
+        .blocked
+        .iter()
+        .map(|(from, to)| {
+            finding(
+                Severity::Error,
+                "traffic-blocked",
+                "security_groups".into(),
+                format!(
+                    "pods in {from} cannot reach pods in {to}: every call from {from} to {to} fails (a security group of {to} does not allow {from}'s pod or vSwitch CIDRs, or a VPC is off the CEN), so failover from {from} to {to} cannot work"
+                ),
+                format!("allow {from}'s pod CIDR (Flannel) or vSwitch CIDRs (Terway) in {to}'s security group, and attach both VPCs to CEN transit routers"),
+            )
+        })
+        .collect()
 }
 
 /// Only CEN's free 1 kbit/s test bandwidth between regions: it passes a ping, not service
