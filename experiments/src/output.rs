@@ -18,8 +18,16 @@ use crate::scenario::Scenario;
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("output");
     let temporary = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&temporary, bytes).map_err(|e| format!("{}: cannot write: {e}", temporary.display()))?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: cannot rename into place: {e}", path.display()))
+    let written = std::fs::write(&temporary, bytes)
+        .map_err(|e| format!("{}: cannot write: {e}", temporary.display()))
+        .and_then(|()| {
+            std::fs::rename(&temporary, path).map_err(|e| format!("{}: cannot rename into place: {e}", path.display()))
+        });
+    if written.is_err() {
+        // No stray temporary file beside the outputs.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// `summary.csv`.

@@ -274,3 +274,17 @@ fn errors_name_the_real_cause() {
         assert!(err.contains(expected) && !err.contains("Deployment {"), "{tag}: {err}");
     }
 }
+
+#[test]
+fn a_locality_setting_naming_a_region_the_scenario_lacks_is_an_error() {
+    let mesh = "  geolocation:\n    failover:\n      - {from: cn-hangzhou, to: cn-shanghai}\n      - {from: cn-shanghai, to: cn-hangzhou}\n";
+    let typo =
+        "  mesh_config:\n    localityLbSetting:\n      failover:\n        - {from: cn-hangzhou, to: cn-shangai}\n";
+    let (output, _) = run_edited("meshregion", mesh, typo);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("istio.mesh_config.localityLbSetting") && err.contains("names region \"cn-shangai\""),
+        "{err}"
+    );
+}

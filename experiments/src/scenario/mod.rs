@@ -76,6 +76,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     let blocked = blocked_pairs(&file, &fail)?;
     let app = app(&file.app).map_err(|e| fail("app", e))?;
     let istio = istio_config(&file, base, envoy_version, istio_version, source, &fail, &mut warnings)?;
+    check_locality_regions(&istio, &region_names, &fail)?;
     let hosts = istio
         .destination_rules
         .iter()
@@ -192,6 +193,51 @@ fn located(text: &str, source: &str, path: &str, message: String) -> String {
         Some(at) => format!("{source}: {at}: {path}: {message}"),
         None => format!("{source}: {path}: {message}"),
     }
+}
+
+/// Every region a locality setting names exists: a misspelt region matches no endpoint, and
+/// its traffic share or failover target silently goes nowhere.
+fn check_locality_regions(
+    istio: &IstioConfig,
+    regions: &[&str],
+    fail: &impl Fn(&str, String) -> String,
+) -> Result<(), String> {
+    let mut settings: Vec<(String, &LocalityLbSetting)> = Vec::new();
+    if let Some(mesh) = &istio.mesh.locality_lb_setting {
+        settings.push(("istio.mesh_config.localityLbSetting".into(), mesh));
+    }
+    for rule in &istio.destination_rules {
+        let policies = rule.traffic_policy.iter().chain(rule.subsets.iter().filter_map(|s| s.traffic_policy.as_ref()));
+        for policy in policies {
+            if let Some(setting) = policy.load_balancer.as_ref().and_then(|lb| lb.locality_lb_setting.as_ref()) {
+                let path = format!(
+                    "istio.resources[DestinationRule/{}].spec.trafficPolicy.loadBalancer.localityLbSetting",
+                    rule.name
+                );
+                settings.push((path, setting));
+            }
+        }
+    }
+    for (path, setting) in settings {
+        let named = setting
+            .distribute
+            .iter()
+            .flat_map(|d| std::iter::once(d.from.as_str()).chain(d.to.iter().map(|(to, _)| to.as_str())))
+            .chain(setting.failover.iter().flat_map(|f| [f.from.as_str(), f.to.as_str()]));
+        for pattern in named {
+            let region = pattern.split('/').next().unwrap_or_default();
+            if region != "*" && !regions.contains(&region) {
+                return Err(fail(
+                    &path,
+                    format!(
+                        "{pattern:?} names region {region:?}, which the scenario does not have: it matches no endpoint; regions are {}",
+                        regions.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// VPCs, vSwitches and transit routers: regions exist, vSwitches sit inside their VPC.
