@@ -22,7 +22,7 @@ use sim::{SimDuration, Simulation};
 
 use file::*;
 
-use crate::yaml::locate::locate;
+use crate::yaml::locate::{Position, locate, path_near};
 use crate::yaml::path::FieldPath;
 
 /// A scenario ready to run.
@@ -48,8 +48,14 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
 
 /// Reads a scenario from its text; `source` names it in errors.
 pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> {
-    let file: ScenarioFile =
-        serde_saphyr::from_str(text).map_err(|e| format!("{source}: {}", crate::input::yaml_error(&e)))?;
+    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
+        // The reader says where; the field's path says what, for an error in a long file.
+        let field = e
+            .location()
+            .and_then(|at| path_near(text, Position { line: at.line(), column: at.column() }))
+            .map_or(String::new(), |path| format!("field {path}: "));
+        format!("{source}: {field}{}", crate::input::yaml_error(&e))
+    })?;
     let mut warnings = Vec::new();
     let fail = |path: &str, message: String| located(text, source, path, message);
     crate::input::check_folder_name(&file.name).map_err(|e| fail("name", e))?;

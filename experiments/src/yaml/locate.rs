@@ -159,6 +159,55 @@ fn walk(node: &Located, steps: &[Step], text: &str) -> Option<Position> {
     }
 }
 
+/// The field path of the value written nearest after `at` on its line (a key's value, for an
+/// error at the key), or else of the last value starting before it: names the field a reader's
+/// error points at. `None` when the text does not read as YAML.
+pub fn path_near(text: &str, at: Position) -> Option<String> {
+    let root: Located = serde_saphyr::from_str(text).ok()?;
+    let mut best: Option<(Position, String)> = None;
+    let mut on_line: Option<(Position, String)> = None;
+    visit(&root, &mut String::new(), &mut |node_at, path| {
+        if node_at.line == at.line && node_at.column >= at.column && on_line.as_ref().is_none_or(|(p, _)| node_at < *p)
+        {
+            on_line = Some((node_at, path.to_owned()));
+        }
+        if node_at <= at && best.as_ref().is_none_or(|(p, _)| node_at >= *p) {
+            best = Some((node_at, path.to_owned()));
+        }
+    });
+    on_line.or(best).map(|(_, path)| path).filter(|p| !p.is_empty())
+}
+
+/// Calls `seen` with every value's position and path.
+fn visit(node: &Located, path: &mut String, seen: &mut impl FnMut(Position, &str)) {
+    seen(node.at, path);
+    match &node.shape {
+        Shape::Scalar(_) => {}
+        Shape::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                match item.name() {
+                    Some(name) => path.push_str(&format!("[{name}]")),
+                    None => path.push_str(&format!("[{i}]")),
+                }
+                visit(item, path, seen);
+                path.truncate(len);
+            }
+        }
+        Shape::Map(entries) => {
+            for (key, value) in entries {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                visit(value, path, seen);
+                path.truncate(len);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +228,15 @@ mod tests {
             at(&text, "istio.resources[DestinationRule/reviews].spec.trafficPolicy.outlierDetection.interval").unwrap();
         assert_eq!(interval, format!("line {} column 21", line_of("interval: 1s")));
         assert_eq!(at(&text, "metrics.nothing"), None);
+        let replicas_line = line_of("reviews, version: v2") as u64;
+        assert_eq!(
+            path_near(&text, Position { line: replicas_line, column: 1 }).as_deref(),
+            Some("clusters[ack-shanghai].deployments[2]")
+        );
+        assert_eq!(
+            path_near(&text, Position { line: line_of("duration: 30s") as u64, column: 1 }).as_deref(),
+            Some("duration")
+        );
         assert_eq!(at(&text, "clusters[ack-beijing].name"), None);
     }
 }
