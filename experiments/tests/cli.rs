@@ -288,3 +288,17 @@ fn a_locality_setting_naming_a_region_the_scenario_lacks_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rate_so_low_that_nothing_arrives_runs_to_the_end() {
+    // Found by meshsim-fuzz: the first gap lay past the end of simulated time and overflowed it.
+    let dir = temp_dir("tiny");
+    let text =
+        std::fs::read_to_string(builtin("pod-503-keep-endpoints")).unwrap().replace("poisson: 20", "poisson: 1e-300");
+    let file = dir.join("scenario.yaml");
+    std::fs::write(&file, text).unwrap();
+    let output = meshsim().arg("run").arg(&file).arg("--out").arg(dir.join("out")).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = std::fs::read_to_string(dir.join("out/summary.csv")).unwrap();
+    assert_eq!(summary.lines().nth(1).unwrap().split(',').nth(2), Some("0"), "no request arrives: {summary}");
+}

@@ -63,7 +63,8 @@ impl World {
                     Arrivals::Constant { .. } => 1.0 / rate,
                     _ => -(1.0 - self.streams.arrivals.random::<f64>()).ln() / rate,
                 };
-                let at = from + SimDuration::from_secs_f64(gap);
+                // A rate so low that the next arrival lies past the end of simulated time: none.
+                let Some(at) = from.checked_add(SimDuration::from_secs_f64(gap)) else { return };
                 match change {
                     Some(boundary) if at > boundary => from = boundary,
                     _ => {
