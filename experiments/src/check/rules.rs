@@ -77,6 +77,15 @@ impl Mesh<'_> {
         self.rule(service)?.traffic_policy.as_ref()?.outlier_detection.as_ref()
     }
 
+    /// The DestinationRules that set outlierDetection, with it.
+    fn rules_with_outlier_detection(&self) -> impl Iterator<Item = (&DestinationRule, &OutlierDetection)> {
+        self.config
+            .istio
+            .destination_rules
+            .iter()
+            .filter_map(|rule| Some((rule, rule.traffic_policy.as_ref()?.outlier_detection.as_ref()?)))
+    }
+
     /// The path of a field of the service's DestinationRule (or of where one would go).
     fn rule_path(&self, service: &str, field: &str) -> String {
         match self.rule(service) {
@@ -306,11 +315,7 @@ fn max_ejection_cannot_eject_region(mesh: &Mesh) -> Vec<Finding> {
 /// minHealthPercent above 0 brings Envoy's panic mode back: below it, traffic goes to every
 /// host, ejected or not (cluster_traffic_policy.go).
 fn panic_threshold_back(mesh: &Mesh) -> Vec<Finding> {
-    mesh.config
-        .istio
-        .destination_rules
-        .iter()
-        .filter_map(|rule| Some((rule, rule.traffic_policy.as_ref()?.outlier_detection.as_ref()?)))
+    mesh.rules_with_outlier_detection()
         .filter(|(_, od)| od.min_health_percent > 0)
         .map(|(rule, od)| {
             finding(
@@ -331,8 +336,7 @@ fn panic_threshold_back(mesh: &Mesh) -> Vec<Finding> {
 /// every ejection to the next sweep.
 fn interval_longer_than_base_ejection(mesh: &Mesh) -> Vec<Finding> {
     let mut found = Vec::new();
-    for rule in &mesh.config.istio.destination_rules {
-        let Some(od) = rule.traffic_policy.as_ref().and_then(|p| p.outlier_detection.as_ref()) else { continue };
+    for (rule, od) in mesh.rules_with_outlier_detection() {
         let detector = detector_config(od);
         if detector.interval > detector.base_ejection_time {
             found.push(finding(
@@ -367,11 +371,7 @@ fn gateway_errors_miss_the_failure(mesh: &Mesh) -> Vec<Finding> {
         })
         .collect();
     let Some(status) = statuses.first() else { return Vec::new() };
-    mesh.config
-        .istio
-        .destination_rules
-        .iter()
-        .filter_map(|rule| Some((rule, rule.traffic_policy.as_ref()?.outlier_detection.as_ref()?)))
+    mesh.rules_with_outlier_detection()
         .filter(|(_, od)| od.consecutive_5xx_errors == Some(0) && od.consecutive_gateway_errors.is_some_and(|n| n > 0))
         .map(|(rule, _)| {
             finding(
