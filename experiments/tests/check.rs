@@ -25,7 +25,7 @@ fn edited(name: &str, edits: &[(&str, &str)]) -> Scenario {
 }
 
 fn fired(scenario: &Scenario) -> Vec<&'static str> {
-    rules::all(&scenario.config).iter().map(|f| f.rule).collect()
+    rules::all(scenario).iter().map(|f| f.rule).collect()
 }
 
 fn fires(rule: &str, scenario: &Scenario) -> bool {
@@ -49,7 +49,7 @@ fn outlier_detection_alone_turns_locality_failover_on() {
 #[test]
 fn max_ejection_percent_that_can_never_eject_a_region() {
     let seed = edited("seed-failover", &[]);
-    let finding = rules::all(&seed.config).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
+    let finding = rules::all(&seed).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
     assert_eq!(finding.severity, Severity::Error);
     assert!(finding.message.contains("at most 0 at once") && finding.fix.contains("at least 50"), "{finding:?}");
     // Four hosts a region, 25 %: one of four goes, which spills some traffic but not all.
@@ -67,8 +67,7 @@ fn max_ejection_percent_that_can_never_eject_a_region() {
             ("baseEjectionTime: 1m", "baseEjectionTime: 1m\n          maxEjectionPercent: 25"),
         ],
     );
-    let finding =
-        rules::all(&bigger.config).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
+    let finding = rules::all(&bigger).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
     assert_eq!(finding.severity, Severity::Warning, "{finding:?}");
     let enough =
         edited("seed-failover", &[("baseEjectionTime: 1m", "baseEjectionTime: 1m\n          maxEjectionPercent: 50")]);
@@ -141,6 +140,21 @@ fn distribute_that_drops_a_region_or_misses_clients() {
 }
 
 #[test]
+fn distribute_on_an_asm_release_without_it() {
+    let old = edited(
+        "seed-distribute",
+        &[("  proxy_concurrency: 2", "  proxy_concurrency: 2\n  asm_version: \"1.22.6.28\"")],
+    );
+    assert!(fires("asm-version-distribute", &old));
+    let new = edited(
+        "seed-distribute",
+        &[("  proxy_concurrency: 2", "  proxy_concurrency: 2\n  asm_version: \"1.22.6.66\"")],
+    );
+    assert!(!fires("asm-version-distribute", &new));
+    assert!(!fires("asm-version-distribute", &edited("seed-distribute", &[])), "no release stated");
+}
+
+#[test]
 fn a_backbone_too_thin_for_failover() {
     let test_only = edited("seed-failover", &[("bandwidth: 100Mbps", "bandwidth: 1kbps")]);
     assert!(fires("test-bandwidth-only", &test_only));
@@ -157,7 +171,7 @@ fn a_security_group_without_the_peer_pod_cidr() {
         "seed-failover",
         &[("{cluster: ack-shanghai, allow: [10.0.0.0/16]}", "{cluster: ack-shanghai, allow: [10.9.0.0/16]}")],
     );
-    let finding = rules::all(&blocked.config).into_iter().find(|f| f.rule == "traffic-blocked").unwrap();
+    let finding = rules::all(&blocked).into_iter().find(|f| f.rule == "traffic-blocked").unwrap();
     assert!(finding.message.contains("pods in ack-hangzhou cannot reach pods in ack-shanghai"), "{finding:?}");
     assert!(!fires("traffic-blocked", &edited("seed-failover", &[])));
 }

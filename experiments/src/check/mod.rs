@@ -65,7 +65,7 @@ pub struct Report {
 
 /// Checks a scenario read from `text` (its file's text, for lines).
 pub fn check(scenario: &Scenario, source: &str) -> Report {
-    let mut findings = rules::all(&scenario.config);
+    let mut findings = rules::all(scenario);
     for finding in &mut findings {
         finding.at = position(&scenario.text, &finding.path);
     }

@@ -10,12 +10,14 @@ use models::istio::outlier::detector_config;
 use models::mesh::app::Delay;
 use models::mesh::config::{Arrivals, FaultKind, MeshConfig};
 
+use crate::scenario::Scenario;
+
 use super::{Finding, Severity};
 
 /// Every rule's findings, in rule order.
-pub fn all(config: &MeshConfig) -> Vec<Finding> {
-    let mesh = Mesh { config };
-    let rules: [fn(&Mesh) -> Vec<Finding>; 14] = [
+pub fn all(scenario: &Scenario) -> Vec<Finding> {
+    let mesh = Mesh { config: &scenario.config, asm_version: scenario.asm_version };
+    let rules: [fn(&Mesh) -> Vec<Finding>; 15] = [
         failover_without_outlier_detection,
         implicit_locality_failover,
         max_ejection_cannot_eject_region,
@@ -26,6 +28,7 @@ pub fn all(config: &MeshConfig) -> Vec<Finding> {
         retries_stay_in_the_dead_region,
         distribute_drops_a_region,
         distribute_misses_clients,
+        distribute_before_asm_supports_it,
         traffic_blocked,
         backbone_test_bandwidth,
         backbone_below_failover_demand,
@@ -37,6 +40,7 @@ pub fn all(config: &MeshConfig) -> Vec<Finding> {
 /// The scenario, with the questions the rules ask of it.
 struct Mesh<'a> {
     config: &'a MeshConfig,
+    asm_version: Option<[u32; 4]>,
 }
 
 /// Share of its hosts a locality must lose before Envoy sends any of its traffic elsewhere:
@@ -502,13 +506,37 @@ fn distribute_misses_clients(mesh: &Mesh) -> Vec<Finding> {
                 "distribute-misses-clients",
                 "istio".into(),
                 format!(
-                    "clients in {region} of {} match no distribute rule: their calls follow the default locality order, not the configured split",
+                    "clients in {region} of {} match no distribute rule: their calls are spread over every locality alike (flat load balancing), not split as configured",
                     list(&services)
                 ),
                 format!("add a distribute rule from {region}/* if those clients should split too"),
             )
         })
         .collect()
+}
+
+/// The first ASM release whose console offers traffic distribution.
+const ASM_DISTRIBUTION: [u32; 4] = [1, 22, 6, 66];
+
+/// `distribute` on an ASM release that cannot configure it (the ASM cross-region guide).
+fn distribute_before_asm_supports_it(mesh: &Mesh) -> Vec<Finding> {
+    let Some(release) = mesh.asm_version.filter(|r| *r < ASM_DISTRIBUTION) else { return Vec::new() };
+    let uses_distribute =
+        mesh.config.app.services.iter().any(|s| mesh.locality(&s.name).is_some_and(|l| !l.distribute.is_empty()));
+    if !uses_distribute {
+        return Vec::new();
+    }
+    let shown: Vec<String> = release.iter().map(u32::to_string).collect();
+    vec![finding(
+        Severity::Info,
+        "asm-version-distribute",
+        "istio.asm_version".into(),
+        format!(
+            "ASM {} predates 1.22.6.66, the first release whose console configures cross-region traffic distribution",
+            shown.join(".")
+        ),
+        "upgrade ASM to 1.22.6.66 or later before relying on distribute".into(),
+    )]
 }
 
 /// Whether a locality pattern (`region/zone/subzone`, `*` wildcards) covers all of `region`.

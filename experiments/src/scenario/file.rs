@@ -345,6 +345,10 @@ pub struct IstioDoc {
     /// Envoy worker threads per proxy (default 2).
     #[serde(default)]
     pub proxy_concurrency: Option<usize>,
+    /// Alibaba Cloud Service Mesh release, when the mesh is ASM (e.g. `1.22.6.66`), for the
+    /// checks of features ASM gates by release.
+    #[serde(default)]
+    pub asm_version: Option<String>,
     /// Envoy's update_merge_window (default 1s).
     #[serde(default)]
     pub update_merge_window: Option<Duration>,

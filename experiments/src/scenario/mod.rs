@@ -38,6 +38,8 @@ pub struct Scenario {
     pub warnings: Vec<String>,
     /// The file's text, written next to the results.
     pub text: String,
+    /// The ASM release, when stated: `(major, minor, patch, build)`.
+    pub asm_version: Option<[u32; 4]>,
 }
 
 /// Reads the scenario file at `path` (Istio resource files are found relative to it).
@@ -183,13 +185,26 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
             BuildError::Istio(e) => format!("{source}: istio: {e}"),
         });
     }
+    let asm_version = match &file.istio.asm_version {
+        None => None,
+        Some(text) => Some(asm_release(text).ok_or_else(|| {
+            fail("istio.asm_version", format!("{text:?} is not an ASM release; write four numbers, e.g. 1.22.6.66"))
+        })?),
+    };
     Ok(Scenario {
+        asm_version,
         name: file.name.clone(),
         description: file.description.clone().unwrap_or_default(),
         config,
         warnings,
         text: text.to_owned(),
     })
+}
+
+/// An ASM release (`1.22.6.66`) as comparable numbers.
+fn asm_release(text: &str) -> Option<[u32; 4]> {
+    let parts: Vec<u32> = text.trim().split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    parts.try_into().ok()
 }
 
 /// An error about the field at `path`, with the line and column it was written on when the
