@@ -35,12 +35,16 @@ pub fn execute(text: &str, base: &Path) -> Outcome {
     let config = scenario.config.clone();
     let (seed, duration, slo) = (config.seed, config.duration, config.metrics.slo_success);
     let Ok(mut simulation) = Simulation::try_new_with(|s| World::build(config, s)) else { return Outcome::Refused };
-    let mut events = 0u64;
+    // Like `run_until(end)`, but never past the event budget; no event after `end` is handled.
     let end = SimTime::ZERO + duration;
-    simulation.run_while(|_, at| {
-        events += 1;
-        events <= EVENT_BUDGET && at <= end
-    });
+    for _ in 0..EVENT_BUDGET {
+        match simulation.next_event_time() {
+            Some(at) if at <= end => {
+                simulation.step();
+            }
+            _ => break,
+        }
+    }
     let now = simulation.now().min(end);
     simulation.model_mut().close(now);
     let _ = RunSummary::of(simulation.model(), seed, duration, slo);

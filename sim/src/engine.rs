@@ -212,6 +212,12 @@ impl<M: Model> Simulation<M> {
         self.scheduler.now
     }
 
+    /// When the next event is due, without handling it (`None` if nothing is pending): lets a
+    /// caller stop before an event past its horizon rather than after it.
+    pub fn next_event_time(&mut self) -> Option<SimTime> {
+        self.scheduler.next_time()
+    }
+
     /// Handles the next event. Returns its time, or `None` if nothing is pending.
     #[inline]
     pub fn step(&mut self) -> Option<SimTime> {
@@ -296,6 +302,17 @@ mod tests {
 
     fn ms(n: u64) -> SimTime {
         SimTime::ZERO + SimDuration::from_millis(n)
+    }
+
+    #[test]
+    fn the_next_event_can_be_seen_before_it_is_handled() {
+        let mut sim = Simulation::new(Recorder::default());
+        assert_eq!(sim.next_event_time(), None);
+        sim.scheduler().schedule_at(ms(7), Ev::Mark(1));
+        assert_eq!(sim.next_event_time(), Some(ms(7)));
+        assert!(sim.model().seen.is_empty(), "looking handles nothing");
+        assert_eq!(sim.step(), Some(ms(7)));
+        assert_eq!(sim.next_event_time(), None);
     }
 
     #[test]
