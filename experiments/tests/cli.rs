@@ -215,7 +215,14 @@ fn what_would_hang_crash_or_mislead_is_refused_with_the_field_and_the_fix() {
         "- {service: productpage, version: v1, zone: cn-shanghai-b, replicas: 9000}\n      - {service: details, version: v1, zone: cn-shanghai-b, replicas: 9000}",
     );
     assert!(stderr(&output).contains("GiB budget; use fewer replicas"), "{}", stderr(&output));
-    // Inside the embedded Istio resources, the line is the file's.
+    // Inside the embedded Istio resources, the line is the file's: for a value Istio refuses...
+    let (output, _) = run_edited("embedded0", "interval: 1s", "interval: 0s");
+    assert!(
+        stderr(&output).contains("line 106: DestinationRule reviews: outlierDetection.interval"),
+        "{}",
+        stderr(&output)
+    );
+    // ...and for one the reader cannot read.
     let (output, _) = run_edited("embedded", "interval: 1s", "interval: 1 second");
     let err = stderr(&output);
     assert!(err.contains("document starting at line 94") && err.contains("line 106 column 17"), "{err}");

@@ -18,6 +18,8 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::units::Duration;
+use crate::yaml::locate::locate;
+use crate::yaml::path::FieldPath;
 use sim::SimDuration;
 
 /// The resources read from one stream.
@@ -336,29 +338,33 @@ impl LocalityLbSettingDoc {
     /// Istio's own validation of a locality setting (`validation.go`,
     /// `validateLocalityLbSetting`): distribute and failover not together, every weight within
     /// 1–100 and each rule's weights summing to 100, failover between different regions.
-    pub fn check(&self, owner: &str) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), PolicyError> {
         if !self.distribute.is_empty() && !self.failover.is_empty() {
-            return Err(format!(
-                "{owner}: localityLbSetting: distribute and failover cannot be set together (Istio rejects it); keep one"
+            return Err(PolicyError::new(
+                "distribute",
+                "distribute and failover cannot be set together (Istio rejects it); keep one",
             ));
         }
         for (i, rule) in self.distribute.iter().enumerate() {
-            let field = format!("{owner}: localityLbSetting.distribute[{i}]");
             if let Some((to, weight)) = rule.to.0.iter().find(|(_, w)| !(1..=100).contains(w)) {
-                return Err(format!("{field}.to.{to}: weight {weight} is outside 1 to 100, which Istio requires"));
+                return Err(PolicyError::new(
+                    format!("distribute[{i}].to"),
+                    format!("{to}: weight {weight} is outside 1 to 100, which Istio requires"),
+                ));
             }
             let total: u32 = rule.to.0.iter().map(|(_, w)| w).sum();
             if total != 100 {
-                return Err(format!(
-                    "{field}.to: the weights sum to {total}, not 100 (Istio rejects it); make them add up to 100"
+                return Err(PolicyError::new(
+                    format!("distribute[{i}].to"),
+                    format!("the weights sum to {total}, not 100 (Istio rejects it); make them add up to 100"),
                 ));
             }
         }
         for (i, rule) in self.failover.iter().enumerate() {
             if rule.from == rule.to {
-                return Err(format!(
-                    "{owner}: localityLbSetting.failover[{i}]: from and to are both {:?}; fail over to another region",
-                    rule.from
+                return Err(PolicyError::new(
+                    format!("failover[{i}]"),
+                    format!("from and to are both {:?}; fail over to another region", rule.from),
                 ));
             }
         }
@@ -381,7 +387,7 @@ impl LocalityLbSettingDoc {
 }
 
 impl TrafficPolicyDoc {
-    fn into_model(self, owner: &str, warnings: &mut Vec<String>) -> Result<TrafficPolicy, String> {
+    fn into_model(self, owner: &str, warnings: &mut Vec<String>) -> Result<TrafficPolicy, PolicyError> {
         not_modelled(
             warnings,
             owner,
@@ -408,8 +414,9 @@ impl TrafficPolicyDoc {
                     ],
                 );
                 if lb.consistent_hash.is_some() {
-                    return Err(format!(
-                        "{owner}: trafficPolicy.loadBalancer.consistentHash is not modelled; use simple: LEAST_REQUEST, ROUND_ROBIN or RANDOM"
+                    return Err(PolicyError::new(
+                        "loadBalancer.consistentHash",
+                        "is not modelled; use simple: LEAST_REQUEST, ROUND_ROBIN or RANDOM",
                     ));
                 }
                 let simple = match lb.simple.as_deref() {
@@ -419,8 +426,9 @@ impl TrafficPolicyDoc {
                     Some("RANDOM") => SimpleLb::Random,
                     Some("PASSTHROUGH") => SimpleLb::Passthrough,
                     Some(other) => {
-                        return Err(format!(
-                            "{owner}: trafficPolicy.loadBalancer.simple: unknown value {other:?}; use LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH"
+                        return Err(PolicyError::new(
+                            "loadBalancer.simple",
+                            format!("unknown value {other:?}; use LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH"),
                         ));
                     }
                 };
@@ -428,7 +436,7 @@ impl TrafficPolicyDoc {
                     simple,
                     locality_lb_setting: match &lb.locality_lb_setting {
                         Some(setting) => {
-                            setting.check(owner)?;
+                            setting.check().map_err(|e| e.within("loadBalancer.localityLbSetting"))?;
                             Some(setting.to_model())
                         }
                         None => None,
@@ -437,10 +445,10 @@ impl TrafficPolicyDoc {
             }
         };
         if let Some(pool) = &self.connection_pool {
-            check_connection_pool(pool, owner)?;
+            check_connection_pool(pool).map_err(|e| e.within("connectionPool"))?;
         }
         if let Some(od) = &self.outlier_detection {
-            check_outlier_detection(od, owner)?;
+            check_outlier_detection(od).map_err(|e| e.within("outlierDetection"))?;
         }
         let connection_pool = self.connection_pool.map(|pool| {
             let tcp = pool.tcp.unwrap_or(TcpDoc {
@@ -486,8 +494,9 @@ impl TrafficPolicyDoc {
             None => None,
             Some(od) => {
                 if od.consecutive_errors.is_some() {
-                    return Err(format!(
-                        "{owner}: outlierDetection.consecutiveErrors was removed from Istio; use consecutiveGatewayErrors (502/503/504 only) or consecutive5xxErrors"
+                    return Err(PolicyError::new(
+                        "outlierDetection.consecutiveErrors",
+                        "was removed from Istio; use consecutiveGatewayErrors (502/503/504 only) or consecutive5xxErrors",
                     ));
                 }
                 Some(OutlierDetection {
@@ -508,8 +517,8 @@ impl TrafficPolicyDoc {
 
 /// Istio's own validation of a connection pool (`pkg/config/validation/validation.go`,
 /// `validateConnectionPool`): counts are non-negative, the connect timeout at least 1 ms.
-fn check_connection_pool(pool: &ConnectionPoolDoc, owner: &str) -> Result<(), String> {
-    let fail = |field: &str, what: String| Err(format!("{owner}: connectionPool.{field}: {what}"));
+fn check_connection_pool(pool: &ConnectionPoolDoc) -> Result<(), PolicyError> {
+    let fail = |field: &str, what: String| Err(PolicyError::new(field, what));
     if let Some(http) = &pool.http {
         for (field, value) in [
             ("http.http1MaxPendingRequests", http.http1_max_pending_requests),
@@ -541,8 +550,8 @@ fn check_connection_pool(pool: &ConnectionPoolDoc, owner: &str) -> Result<(), St
 /// Istio's own validation of outlier detection (`validation.go`, `validateOutlierDetection`):
 /// interval and baseEjectionTime at least 1 ms, percentages within 0–100, local-origin failures
 /// only when they are split from external errors.
-fn check_outlier_detection(od: &OutlierDetectionDoc, owner: &str) -> Result<(), String> {
-    let fail = |field: &str, what: String| Err(format!("{owner}: outlierDetection.{field}: {what}"));
+fn check_outlier_detection(od: &OutlierDetectionDoc) -> Result<(), PolicyError> {
+    let fail = |field: &str, what: String| Err(PolicyError::new(field, what));
     for (field, value) in [("interval", od.interval), ("baseEjectionTime", od.base_ejection_time)] {
         if let Some(d) = value
             && d.0 < SimDuration::from_millis(1)
@@ -563,6 +572,33 @@ fn check_outlier_detection(od: &OutlierDetectionDoc, owner: &str) -> Result<(), 
         );
     }
     Ok(())
+}
+
+/// An error in a traffic policy or locality setting: the field (relative to the policy, e.g.
+/// `outlierDetection.interval`) and what is wrong, so the reader can point at its line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The field, relative to the `trafficPolicy` (or the locality setting) it is in.
+    pub field: String,
+    /// What is wrong and the fix.
+    pub message: String,
+}
+
+impl PolicyError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
+        PolicyError { field: field.into(), message: message.into() }
+    }
+
+    /// The same error, its field seen from one level up (`prefix.field`).
+    fn within(self, prefix: &str) -> PolicyError {
+        PolicyError { field: format!("{prefix}.{}", self.field), message: self.message }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
 }
 
 /// Splits a YAML stream into its documents, with the line each starts on (1-based).
@@ -598,6 +634,16 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
     for (line, text) in documents(stream) {
         let line = line + first_line - 1;
         let place = format!("{source}, document starting at line {line}");
+        // A policy error at the line of its field (`spec.trafficPolicy.…` within this document).
+        let at_field = |owner: &str, within: &str, e: PolicyError| {
+            let path = format!("{within}.{}", e.field);
+            match path.parse::<FieldPath>().ok().and_then(|p| locate(&text, &p)) {
+                Some(at) => {
+                    format!("{source}: line {}: {owner}: {}: {}", at.line + line as u64 - 1, e.field, e.message)
+                }
+                None => format!("{place}: {owner}: {e}"),
+            }
+        };
         let located = |e: serde_saphyr::Error| {
             let options = serde_saphyr::render_options! { line_offset: (line - 1) as u64 };
             format!("{place}: {}", crate::input::yaml_error_text(e.render_with_options(options)))
@@ -626,15 +672,16 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
                     .traffic_policy
                     .map(|p| p.into_model(&owner, &mut resources.warnings))
                     .transpose()
-                    .map_err(|e| format!("{place}: {e}"))?;
+                    .map_err(|e| at_field(&owner, "spec.trafficPolicy", e))?;
                 let mut subsets = Vec::new();
                 for subset in doc.spec.subsets {
+                    let within = format!("spec.subsets[{}].trafficPolicy", subset.name);
                     let owner = format!("{owner} subset {}", subset.name);
                     let traffic_policy = subset
                         .traffic_policy
                         .map(|p| p.into_model(&owner, &mut resources.warnings))
                         .transpose()
-                        .map_err(|e| format!("{place}: {e}"))?;
+                        .map_err(|e| at_field(&owner, &within, e))?;
                     subsets.push(Subset { name: subset.name, labels: subset.labels, traffic_policy });
                 }
                 not_modelled(
@@ -863,13 +910,13 @@ spec:
         assert!(read_stream(&local, "x", 1).unwrap_err().contains("splitExternalLocalOriginErrors: true"));
         let locality = |body: &str| -> LocalityLbSettingDoc { serde_saphyr::from_str(body).unwrap() };
         let ninety = locality("distribute:\n- from: a/*\n  to: {\"a/*\": 80, \"b/*\": 10}\n");
-        assert!(ninety.check("mesh").unwrap_err().contains("sum to 90, not 100"));
+        assert!(ninety.check().unwrap_err().to_string().contains("sum to 90, not 100"));
         let zero = locality("distribute:\n- from: a/*\n  to: {\"a/*\": 100, \"b/*\": 0}\n");
-        assert!(zero.check("mesh").unwrap_err().contains("outside 1 to 100"));
+        assert!(zero.check().unwrap_err().to_string().contains("outside 1 to 100"));
         let both = locality("distribute:\n- from: a/*\n  to: {\"a/*\": 100}\nfailover:\n- {from: a, to: b}\n");
-        assert!(both.check("mesh").unwrap_err().contains("cannot be set together"));
+        assert!(both.check().unwrap_err().to_string().contains("cannot be set together"));
         let same = locality("failover:\n- {from: a, to: a}\n");
-        assert!(same.check("mesh").unwrap_err().contains("another region"));
-        assert!(locality("distribute:\n- from: a/*\n  to: {\"a/*\": 90, \"b/*\": 10}\n").check("mesh").is_ok());
+        assert!(same.check().unwrap_err().to_string().contains("another region"));
+        assert!(locality("distribute:\n- from: a/*\n  to: {\"a/*\": 90, \"b/*\": 10}\n").check().is_ok());
     }
 }

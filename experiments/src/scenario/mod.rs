@@ -609,7 +609,7 @@ fn istio_config(
         }
     }
     if let Some(setting) = mesh_setting {
-        setting.check(&format!("{source}: istio.mesh_config"))?;
+        setting.check().map_err(|e| fail(&format!("istio.mesh_config.localityLbSetting.{}", e.field), e.message))?;
     }
     let mesh_locality = Some(mesh_setting.map_or(locality, istio::LocalityLbSettingDoc::to_model));
     let sweep_phase = match doc.sweep_phase.as_deref() {
