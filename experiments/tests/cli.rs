@@ -309,3 +309,25 @@ fn a_rate_so_low_that_nothing_arrives_runs_to_the_end() {
     let summary = std::fs::read_to_string(dir.join("out/summary.csv")).unwrap();
     assert_eq!(summary.lines().nth(1).unwrap().split(',').nth(2), Some("0"), "no request arrives: {summary}");
 }
+
+#[test]
+fn virtual_service_weights_not_summing_to_100_point_at_the_route() {
+    let dir = temp_dir("weights");
+    let text = std::fs::read_to_string(builtin("blackhole-region")).unwrap().replacen(
+        "        - destination: {host: reviews}\n",
+        "        - destination: {host: reviews, subset: v2}\n          weight: 80\n        - destination: {host: reviews, subset: v3}\n          weight: 15\n",
+        1,
+    );
+    let file = dir.join("scenario.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let output = meshsim().arg("run").arg(&file).arg("--out").arg(dir.join("out")).output().unwrap();
+    let err = stderr(&output);
+    let route_line = text.lines().position(|l| l.trim() == "- destination: {host: reviews, subset: v2}").unwrap() + 1;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        err.contains(&format!(
+            "line {route_line}: VirtualService reviews http[0]: route: the destination weights sum to 95"
+        )),
+        "{err}"
+    );
+}

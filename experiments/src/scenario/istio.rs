@@ -634,7 +634,8 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
     for (line, text) in documents(stream) {
         let line = line + first_line - 1;
         let place = format!("{source}, document starting at line {line}");
-        // A policy error at the line of its field (`spec.trafficPolicy.…` within this document).
+        // An error at the line of its field (`spec.trafficPolicy.…`, `spec.http[0].route` within
+        // this document).
         let at_field = |owner: &str, within: &str, e: PolicyError| {
             let path = format!("{within}.{}", e.field);
             match path.parse::<FieldPath>().ok().and_then(|p| locate(&text, &p)) {
@@ -748,15 +749,15 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
                     let single = http.route.len() == 1;
                     // Istio's own validation (`validation.go`, `validateHTTPRouteDestinations`).
                     if let Some(weight) = http.route.iter().filter_map(|r| r.weight).find(|w| *w > 100) {
-                        return Err(format!(
-                            "{place}: {owner}: route weight {weight} is over 100, which Istio rejects"
-                        ));
+                        let message = format!("route weight {weight} is over 100, which Istio rejects");
+                        return Err(at_field(&owner, &format!("spec.http[{i}]"), PolicyError::new("route", message)));
                     }
                     let total: u32 = http.route.iter().map(|r| r.weight.unwrap_or(0)).sum();
                     if !single && total != 100 {
-                        return Err(format!(
-                            "{place}: {owner}: the route's destination weights sum to {total}, not 100 (Istio rejects it); make them add up to 100"
-                        ));
+                        let message = format!(
+                            "the destination weights sum to {total}, not 100 (Istio rejects it); make them add up to 100"
+                        );
+                        return Err(at_field(&owner, &format!("spec.http[{i}]"), PolicyError::new("route", message)));
                     }
                     let destinations = http
                         .route
