@@ -89,6 +89,18 @@ fn an_interval_longer_than_the_ejection() {
 }
 
 #[test]
+fn failback_slower_than_the_recovery_time_objective() {
+    // The pod fails from 10 s to 40 s with baseEjectionTime 20 s: ejected at once, back at 20 s
+    // and ejected again for 40 s, so after it recovers it gets traffic back only 30 s later.
+    let rto = |value: &str| edited("pod-503-failback", &[("  window: 1s", &format!("  window: 1s\n  rto: {value}"))]);
+    let tight = rto("10s");
+    let finding = rules::all(&tight).into_iter().find(|f| f.rule == "failback-slower-than-rto").unwrap();
+    assert!(finding.message.contains("for up to 30s, beyond the 10s RTO"), "{finding:?}");
+    assert!(!fires("failback-slower-than-rto", &rto("1m")));
+    assert!(!fires("failback-slower-than-rto", &edited("pod-503-failback", &[])), "no RTO stated");
+}
+
+#[test]
 fn gateway_errors_only_while_the_app_answers_500() {
     let counts = ("consecutive5xxErrors: 1", "consecutive5xxErrors: 0\n          consecutiveGatewayErrors: 1");
     let answers_500 = edited("pod-503-keep-endpoints", &[counts, ("respond: 503", "respond: 500")]);

@@ -8,7 +8,8 @@ use models::istio::connection_pool::DEFAULT_CONNECT_TIMEOUT;
 use models::istio::locality::effective_setting;
 use models::istio::outlier::detector_config;
 use models::mesh::app::Delay;
-use models::mesh::config::{Arrivals, FaultKind, MeshConfig};
+use models::mesh::config::{Arrivals, FaultKind, FaultTarget, MeshConfig};
+use sim::SimDuration;
 
 use crate::scenario::Scenario;
 
@@ -16,13 +17,14 @@ use super::{Finding, Severity};
 
 /// Every rule's findings, in rule order.
 pub fn all(scenario: &Scenario) -> Vec<Finding> {
-    let mesh = Mesh { config: &scenario.config, asm_version: scenario.asm_version };
-    let rules: [fn(&Mesh) -> Vec<Finding>; 15] = [
+    let mesh = Mesh { config: &scenario.config, asm_version: scenario.asm_version, rto: scenario.rto };
+    let rules: [fn(&Mesh) -> Vec<Finding>; 16] = [
         failover_without_outlier_detection,
         implicit_locality_failover,
         max_ejection_cannot_eject_region,
         panic_threshold_back,
         interval_longer_than_base_ejection,
+        failback_slower_than_rto,
         gateway_errors_miss_the_failure,
         connect_timeout_without_route_timeout,
         retries_stay_in_the_dead_region,
@@ -41,6 +43,7 @@ pub fn all(scenario: &Scenario) -> Vec<Finding> {
 struct Mesh<'a> {
     config: &'a MeshConfig,
     asm_version: Option<[u32; 4]>,
+    rto: Option<SimDuration>,
 }
 
 /// Share of its hosts a locality must lose before Envoy sends any of its traffic elsewhere:
@@ -356,6 +359,64 @@ fn interval_longer_than_base_ejection(mesh: &Mesh) -> Vec<Finding> {
         }
     }
     found
+}
+
+/// A pod that keeps failing is ejected again each time it returns, for base × (ejections so
+/// far), capped at max_ejection_time, and returns only at a sweep: once it recovers, traffic
+/// may stay away longer than the recovery time objective (Envoy's outlier detection docs).
+fn failback_slower_than_rto(mesh: &Mesh) -> Vec<Finding> {
+    let Some(rto) = mesh.rto else { return Vec::new() };
+    let mut found = Vec::new();
+    for fault in &mesh.config.faults {
+        let service = match &fault.target {
+            FaultTarget::Deployment { service, .. } | FaultTarget::Pod { service, .. } => service,
+            _ => continue,
+        };
+        let (Some(end), true) = (
+            fault.end,
+            matches!(
+                fault.kind,
+                FaultKind::Respond(_) | FaultKind::Refuse | FaultKind::Hang | FaultKind::FailFraction(..)
+            ),
+        ) else {
+            continue;
+        };
+        let Some((rule, od)) = mesh.rules_with_outlier_detection().find(|(r, _)| r.host == *service) else { continue };
+        let detector = detector_config(od);
+        let length = SimDuration::from_nanos(end.as_nanos().saturating_sub(fault.start.as_nanos()));
+        let delay = failback_delay(length, detector.base_ejection_time, detector.max_ejection_time, detector.interval);
+        if delay > rto {
+            found.push(finding(
+                Severity::Warning,
+                "failback-slower-than-rto",
+                format!("istio.resources[DestinationRule/{}].spec.trafficPolicy.outlierDetection.baseEjectionTime", rule.name),
+                format!(
+                    "{service}'s failing pods are ejected again each time they return, {} longer each time (up to {}); after this {} fault ends they may get no traffic for up to {delay}, beyond the {rto} RTO",
+                    detector.base_ejection_time, detector.max_ejection_time, length
+                ),
+                "shorten baseEjectionTime (each re-ejection lasts one more of it), or cap the growth with an EnvoyFilter max_ejection_time".into(),
+            ));
+        }
+    }
+    found
+}
+
+/// How long after a fault of `length` ends its host may stay ejected: ejected at once, back
+/// after `k × base` (at most `max`) rounded up to a sweep, ejected again while the fault lasts.
+fn failback_delay(length: SimDuration, base: SimDuration, max: SimDuration, interval: SimDuration) -> SimDuration {
+    let round_up = |d: SimDuration| {
+        let step = interval.as_nanos().max(1);
+        SimDuration::from_nanos(d.as_nanos().div_ceil(step).saturating_mul(step))
+    };
+    let mut at = SimDuration::ZERO;
+    for k in 1u64.. {
+        let length_k = base.checked_mul(k).map_or(max, |t| t.min(max));
+        at = at + round_up(length_k);
+        if at >= length || k > 10_000 {
+            break;
+        }
+    }
+    SimDuration::from_nanos(at.as_nanos().saturating_sub(length.as_nanos()))
 }
 
 /// Only gateway errors (502/503/504) count, but a fault answers with another 5xx: those

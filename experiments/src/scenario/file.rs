@@ -627,6 +627,9 @@ pub struct MetricsDoc {
     /// The configured share of a region, to report the split error against.
     #[serde(default)]
     pub expected_share: Option<ExpectedShareDoc>,
+    /// Recovery time objective: how soon after a fault ends traffic must be back.
+    #[serde(default)]
+    pub rto: Option<Duration>,
 }
 
 /// `metrics.expected_share`.

@@ -40,6 +40,8 @@ pub struct Scenario {
     pub text: String,
     /// The ASM release, when stated: `(major, minor, patch, build)`.
     pub asm_version: Option<[u32; 4]>,
+    /// The recovery time objective (`metrics.rto`), when stated.
+    pub rto: Option<SimDuration>,
 }
 
 /// Reads the scenario file at `path` (Istio resource files are found relative to it).
@@ -193,6 +195,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     };
     Ok(Scenario {
         asm_version,
+        rto: file.metrics.rto.map(|d| d.0),
         name: file.name.clone(),
         description: file.description.clone().unwrap_or_default(),
         config,
