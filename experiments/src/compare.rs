@@ -17,12 +17,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use rayon::prelude::*;
 use sim::stats::{ConfidenceInterval, RunningStats};
 
 use crate::columns::MetricColumns;
 use crate::output::{json_number, json_string};
-use crate::run::{Replication, replication_seed, simulate};
+use crate::run::{Replication, run};
 use crate::scenario::{self, Scenario};
 use crate::yaml::path::FieldPath;
 use crate::yaml::tree::{self, Node};
@@ -104,10 +103,7 @@ pub fn load_b(a_path: &Path, b_path: &Path) -> Result<Scenario, String> {
 
 /// Runs both with the same `replications` seeds from `seed` and compares every metric.
 pub fn compare(a: &Scenario, b: &Scenario, seed: u64, replications: u64) -> Result<Comparison, String> {
-    let run = |s: &Scenario| -> Result<Vec<Replication>, String> {
-        (0..replications).into_par_iter().map(|r| simulate(s, replication_seed(seed, r))).collect()
-    };
-    let (a_runs, b_runs) = (run(a)?, run(b)?);
+    let (a_runs, b_runs) = (run(a, seed, replications)?, run(b, seed, replications)?);
     let columns = MetricColumns::of_scenarios([a, b].into_iter());
     let header = columns.header();
     let cells = |runs: &[Replication]| -> Vec<Vec<String>> { runs.iter().map(|r| columns.cells(&r.summary)).collect() };

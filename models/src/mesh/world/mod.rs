@@ -205,7 +205,8 @@ struct Job {
     pod: usize,
     /// The call (index, serial) and attempt generation it answers.
     caller: (u32, u32, u32),
-    /// The user request served and the caller's attempt number (retries so far).
+    /// The user request served, and the attempts of the calls that brought the work here
+    /// (each call's retries folded into its caller's number).
     key: DrawKey,
     next_call: usize,
     outstanding: u32,
