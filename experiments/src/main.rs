@@ -253,6 +253,9 @@ fn list_runs(plan: &Plan, out: &mut impl Write) -> std::io::Result<()> {
         plan.replications,
         plan.runs()
     )?;
+    if !plan.description.is_empty() {
+        writeln!(out, "# {}", plan.description.replace('\n', " "))?;
+    }
     let mut header = vec!["run".to_string(), "point".into(), "replication".into(), "seed".into()];
     header.extend(plan.knobs.iter().map(|k| k.name.clone()));
     out.write_all(sweep::table::csv_line(&header).as_bytes())?;
