@@ -167,6 +167,28 @@ fn distribute_on_an_asm_release_without_it() {
 }
 
 #[test]
+fn gateways_and_pods_without_locality_labels() {
+    let gateway = "{name: ingressgateway, zone: cn-hangzhou-k, replicas: 1}";
+    let unlabelled = edited(
+        "region-outage",
+        &[(gateway, "{name: ingressgateway, zone: cn-hangzhou-k, replicas: 1, locality_labels: false}")],
+    );
+    let finding = rules::all(&unlabelled).into_iter().find(|f| f.rule == "missing-locality-labels").unwrap();
+    assert_eq!(finding.path, "clusters[ack-hangzhou].gateways[0].locality_labels");
+    assert!(finding.message.contains("calls to productpage go to every region alike"), "{finding:?}");
+    assert!(!fires("missing-locality-labels", &edited("region-outage", &[])));
+    // A productpage pod without labels calls reviews (which fails over) without a locality.
+    let pod = "{service: productpage, version: v1, zone: cn-hangzhou-k, replicas: 1}";
+    let unlabelled = edited(
+        "seed-failover",
+        &[(pod, "{service: productpage, version: v1, zone: cn-hangzhou-k, replicas: 1, locality_labels: false}")],
+    );
+    let finding = rules::all(&unlabelled).into_iter().find(|f| f.rule == "missing-locality-labels").unwrap();
+    assert!(finding.message.contains("its calls to reviews"), "{finding:?}");
+    assert!(!fires("missing-locality-labels", &edited("seed-failover", &[])));
+}
+
+#[test]
 fn a_backbone_too_thin_for_failover() {
     let test_only = edited("seed-failover", &[("bandwidth: 100Mbps", "bandwidth: 1kbps")]);
     assert!(fires("test-bandwidth-only", &test_only));

@@ -17,7 +17,14 @@ fn ms(n: u64) -> SimDuration {
 }
 
 fn deployment(service: &str, version: &str, zone: &str, replicas: u32) -> Deployment {
-    Deployment { service: service.into(), version: version.into(), zone: zone.into(), replicas, concurrency: 16 }
+    Deployment {
+        service: service.into(),
+        version: version.into(),
+        zone: zone.into(),
+        replicas,
+        concurrency: 16,
+        locality_labels: true,
+    }
 }
 
 /// The seed topology: ack-hangzhou serves reviews v1, ack-shanghai reviews v2 (the reading under
@@ -62,7 +69,12 @@ fn seed() -> MeshConfig {
                     deployment("reviews", "v1", "cn-hangzhou-k", 1),
                     deployment("ratings", "v1", "cn-hangzhou-k", 1),
                 ],
-                gateways: vec![Gateway { name: "ingressgateway".into(), zone: "cn-hangzhou-k".into(), replicas: 1 }],
+                gateways: vec![Gateway {
+                    name: "ingressgateway".into(),
+                    zone: "cn-hangzhou-k".into(),
+                    replicas: 1,
+                    locality_labels: true,
+                }],
             },
             KubeCluster {
                 name: "ack-shanghai".into(),
@@ -210,6 +222,23 @@ fn without_outlier_detection_on_productpage_pages_cross_regions() {
     let world = run(config);
     assert_eq!(world.metrics().shares.iter().map(|(_, v, n)| (v.as_str(), *n)).collect::<Vec<_>>(), vec![("v1", 100)]);
     assert_eq!(world.metrics().markers, 0);
+}
+
+#[test]
+fn a_gateway_without_locality_labels_spreads_pages_over_both_regions() {
+    // istiod gives a proxy with no node locality (Istio #12947) every endpoint at one priority
+    // (`applyLocalityFailover` ranks each against an empty region), so failover settings keep
+    // nothing local: the gateway spreads pages over both productpages from the start.
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    keep_productpage_local(&mut config);
+    config.clusters[0].gateways[0].locality_labels = false;
+    config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(100) };
+    let world = run(config);
+    let m = world.metrics();
+    let share = |version: &str| m.shares.iter().filter(|(_, v, _)| v == version).map(|(_, _, n)| *n).sum::<u64>();
+    assert_eq!((m.answered, m.failed), (100, 0));
+    assert!(share("v1") > 20 && share("v2") > 20, "v1 {} v2 {}", share("v1"), share("v2"));
 }
 
 #[test]
@@ -362,6 +391,7 @@ fn the_app_mesh_outlier_walkthrough_is_reproduced() {
         zone: "cn-hangzhou-k".into(),
         replicas: 4,
         concurrency: 16,
+        locality_labels: true,
     }];
     config.app = App {
         services: vec![Service {

@@ -18,7 +18,7 @@ use super::{Finding, Severity};
 /// Every rule's findings, in rule order.
 pub fn all(scenario: &Scenario) -> Vec<Finding> {
     let mesh = Mesh { config: &scenario.config, asm_version: scenario.asm_version, rto: scenario.rto };
-    let rules: [fn(&Mesh) -> Vec<Finding>; 16] = [
+    let rules: [fn(&Mesh) -> Vec<Finding>; 17] = [
         failover_without_outlier_detection,
         implicit_locality_failover,
         max_ejection_cannot_eject_region,
@@ -31,6 +31,7 @@ pub fn all(scenario: &Scenario) -> Vec<Finding> {
         distribute_drops_a_region,
         distribute_misses_clients,
         distribute_before_asm_supports_it,
+        workloads_without_locality_labels,
         traffic_blocked,
         backbone_test_bandwidth,
         backbone_below_failover_demand,
@@ -598,6 +599,81 @@ fn distribute_before_asm_supports_it(mesh: &Mesh) -> Vec<Finding> {
         ),
         "upgrade ASM to 1.22.6.66 or later before relying on distribute".into(),
     )]
+}
+
+/// Gateways or pods whose nodes lack the region/zone labels, where locality settings matter:
+/// istiod knows no locality for them (#12947). As clients, every endpoint ranks alike for them
+/// (`applyLocalityFailover` compares against an empty region), so nothing stays local and no
+/// distribute rule matches; as endpoints, they rank behind every labelled locality.
+fn workloads_without_locality_labels(mesh: &Mesh) -> Vec<Finding> {
+    let localised: Vec<&str> = mesh
+        .multi_region_services()
+        .into_iter()
+        .map(|(service, _)| service)
+        .filter(|service| {
+            mesh.locality(service).is_some_and(|l| !l.distribute.is_empty() || mesh.outlier(service).is_some())
+        })
+        .collect();
+    let mut found = Vec::new();
+    for cluster in &mesh.config.clusters {
+        for (g, gateway) in cluster.gateways.iter().enumerate().filter(|(_, g)| !g.locality_labels) {
+            let entry = mesh.config.workload.entry_service.as_str();
+            if gateway.name == mesh.config.workload.gateway && localised.contains(&entry) {
+                found.push(finding(
+                    Severity::Warning,
+                    "missing-locality-labels",
+                    format!("clusters[{}].gateways[{g}].locality_labels", cluster.name),
+                    format!(
+                        "gateway {} runs on nodes without topology.kubernetes.io/region and zone labels, so istiod knows no locality for it: its calls to {entry} go to every region alike, and the locality settings of {entry} do nothing for it",
+                        gateway.name
+                    ),
+                    "label the nodes (or schedule the gateway onto labelled nodes) with topology.kubernetes.io/region and topology.kubernetes.io/zone".into(),
+                ));
+            }
+        }
+        for (d, deployment) in cluster.deployments.iter().enumerate().filter(|(_, d)| !d.locality_labels) {
+            let callees: Vec<&str> = mesh
+                .config
+                .app
+                .services
+                .iter()
+                .filter(|s| s.name == deployment.service)
+                .flat_map(|s| s.versions.iter().filter(|v| v.name == deployment.version))
+                .flat_map(|v| v.calls.iter().map(|c| c.service.as_str()))
+                .filter(|callee| localised.contains(callee))
+                .collect();
+            let as_endpoint = localised.contains(&deployment.service.as_str());
+            if callees.is_empty() && !as_endpoint {
+                continue;
+            }
+            let mut effects = Vec::new();
+            if !callees.is_empty() {
+                effects.push(format!(
+                    "its calls to {} go to every region alike, whatever their locality settings",
+                    list(&callees)
+                ));
+            }
+            if as_endpoint {
+                effects.push(format!(
+                    "as {} endpoints its pods rank behind every labelled locality, so they get traffic only once all others fail",
+                    deployment.service
+                ));
+            }
+            found.push(finding(
+                Severity::Warning,
+                "missing-locality-labels",
+                format!("clusters[{}].deployments[{d}].locality_labels", cluster.name),
+                format!(
+                    "{} {} runs on nodes without topology.kubernetes.io/region and zone labels, so istiod knows no locality for it: {}",
+                    deployment.service,
+                    deployment.version,
+                    effects.join("; ")
+                ),
+                "label the nodes with topology.kubernetes.io/region and topology.kubernetes.io/zone".into(),
+            ));
+        }
+    }
+    found
 }
 
 /// Whether a locality pattern (`region/zone/subzone`, `*` wildcards) covers all of `region`.

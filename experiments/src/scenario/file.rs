@@ -224,6 +224,9 @@ pub struct DeploymentDoc {
     /// Requests a pod serves at once (default 16).
     #[serde(default)]
     pub concurrency: Option<u32>,
+    /// Whether its nodes carry the region/zone labels Istio reads localities from (default true).
+    #[serde(default)]
+    pub locality_labels: Option<bool>,
 }
 
 /// `clusters[].gateways[]`.
@@ -237,6 +240,9 @@ pub struct GatewayDoc {
     /// Replicas (default 1).
     #[serde(default)]
     pub replicas: Option<u32>,
+    /// Whether its nodes carry the region/zone labels (default true).
+    #[serde(default)]
+    pub locality_labels: Option<bool>,
 }
 
 /// `control_plane`.

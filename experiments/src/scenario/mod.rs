@@ -124,6 +124,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
                         zone: d.zone.value.clone(),
                         replicas: d.replicas,
                         concurrency: d.concurrency.unwrap_or(16),
+                        locality_labels: d.locality_labels.unwrap_or(true),
                     })
                     .collect(),
                 gateways: c
@@ -133,6 +134,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
                         name: g.name.clone(),
                         zone: g.zone.value.clone(),
                         replicas: g.replicas.unwrap_or(1),
+                        locality_labels: g.locality_labels.unwrap_or(true),
                     })
                     .collect(),
             })

@@ -106,6 +106,9 @@ pub struct Deployment {
     pub replicas: u32,
     /// Requests a pod serves at once; more wait in its queue.
     pub concurrency: u32,
+    /// Whether its nodes carry the `topology.kubernetes.io/region` and `zone` labels Istio reads
+    /// localities from; without them its proxies and endpoints have no locality.
+    pub locality_labels: bool,
 }
 
 /// An ingress gateway deployment.
@@ -117,6 +120,8 @@ pub struct Gateway {
     pub zone: String,
     /// Number of replicas (each its own Envoy).
     pub replicas: u32,
+    /// Whether its nodes carry the region and zone labels (see [`Deployment::locality_labels`]).
+    pub locality_labels: bool,
 }
 
 /// istiod: where it runs and how it pushes.

@@ -43,6 +43,8 @@ pub struct Pod {
     pub labels: BTreeMap<String, String>,
     /// Its position in the deployment (scale-downs remove the highest first).
     pub ordinal: u32,
+    /// The locality istiod knows for it: its zone's, or none when its nodes lack the labels.
+    pub locality: Locality,
 }
 
 /// A deployment's pods.
@@ -67,6 +69,8 @@ pub struct GatewayReplica {
     pub zone: usize,
     /// Index of its cluster.
     pub cluster: usize,
+    /// The locality istiod knows for it: its zone's, or none when its nodes lack the labels.
+    pub locality: Locality,
 }
 
 /// How a message travels between two zones.
@@ -122,6 +126,11 @@ impl std::fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The locality Istio reads from a workload's node labels: the zone's, or none without labels.
+fn labelled_locality(zone: &Zone, labelled: bool) -> Locality {
+    if labelled { zone.locality.clone() } else { Locality::default() }
+}
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError { path: path.into(), message: message.into() }
@@ -233,6 +242,7 @@ impl Topology {
                         concurrency: deployment.concurrency,
                         labels: labels.clone(),
                         ordinal,
+                        locality: labelled_locality(&zones[zone], deployment.locality_labels),
                     });
                 }
                 deployments.push(DeploymentPods { cluster: c, service, version, pods: members });
@@ -240,7 +250,12 @@ impl Topology {
             for (g, gateway) in cluster.gateways.iter().enumerate() {
                 let zone = zone_index(&gateway.zone, &format!("{path}.gateways[{g}].zone"))?;
                 for _ in 0..gateway.replicas {
-                    gateways.push(GatewayReplica { gateway: gateway.name.clone(), zone, cluster: c });
+                    gateways.push(GatewayReplica {
+                        gateway: gateway.name.clone(),
+                        zone,
+                        cluster: c,
+                        locality: labelled_locality(&zones[zone], gateway.locality_labels),
+                    });
                 }
             }
         }

@@ -74,7 +74,7 @@ impl World {
 
     pub(super) fn eds_arrives(&mut self, proxy: usize, push: usize, s: &mut Scheduler<Event>) {
         let view = Rc::clone(&self.pushes[push]);
-        let client = self.client(self.proxies[proxy].zone);
+        let client = Self::client(&self.proxies[proxy].locality);
         for upstream in 0..self.proxies[proxy].upstreams.len() {
             let (service, subset) = {
                 let u = &self.proxies[proxy].upstreams[upstream];

@@ -36,7 +36,7 @@ use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
 use crate::istio::cluster::{ProxyCluster, TranslateError, build};
-use crate::istio::locality::{Client, ServiceEndpoint};
+use crate::istio::locality::{Client, Locality, ServiceEndpoint};
 use crate::istio::retry::route_policy;
 
 mod calls;
@@ -258,6 +258,8 @@ struct ProxyUpstream {
 /// An Envoy: a gateway replica or a pod's sidecar.
 struct Proxy {
     zone: usize,
+    /// Where istiod thinks it runs (empty without node locality labels).
+    locality: Locality,
     cluster: usize,
     upstreams: Vec<ProxyUpstream>,
     /// Per service: the upstream index of each route destination (empty: never called).
@@ -584,7 +586,7 @@ impl World {
                 let pod = &self.topology.pods[p];
                 ServiceEndpoint {
                     endpoint: pod.endpoint,
-                    locality: self.topology.zones[pod.zone].locality.clone(),
+                    locality: pod.locality.clone(),
                     labels: pod.labels.clone(),
                     weight: 1,
                     health: EdsHealth::Healthy,
@@ -608,8 +610,8 @@ impl World {
         build(&self.config.istio.mesh, client, self.config.istio.proxy_concurrency, rule, subset, &endpoints)
     }
 
-    fn client(&self, zone: usize) -> Client {
-        Client { locality: self.topology.zones[zone].locality.clone(), labels: Default::default() }
+    fn client(locality: &Locality) -> Client {
+        Client { locality: locality.clone(), labels: Default::default() }
     }
 
     fn add_proxy(
@@ -619,13 +621,14 @@ impl World {
         gateway: Option<usize>,
         callees: &[usize],
     ) -> Result<(), BuildError> {
-        let cluster = match (pod, gateway) {
-            (Some(p), _) => self.topology.pods[p].cluster,
-            (None, Some(g)) => self.topology.gateways[g].cluster,
+        let (cluster, locality) = match (pod, gateway) {
+            (Some(p), _) => (self.topology.pods[p].cluster, self.topology.pods[p].locality.clone()),
+            (None, Some(g)) => (self.topology.gateways[g].cluster, self.topology.gateways[g].locality.clone()),
             (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
-        let mut proxy = Proxy { zone, cluster, upstreams: Vec::new(), routes: vec![Vec::new(); self.routes.len()] };
-        let client = self.client(zone);
+        let client = Self::client(&locality);
+        let mut proxy =
+            Proxy { zone, locality, cluster, upstreams: Vec::new(), routes: vec![Vec::new(); self.routes.len()] };
         for &service in callees {
             if !proxy.routes[service].is_empty() {
                 continue;
