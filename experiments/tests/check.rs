@@ -129,12 +129,7 @@ fn a_connect_timeout_with_no_route_timeout() {
 fn retries_that_stay_in_the_failing_region() {
     let mut seed = edited("seed-failover", &[]);
     assert!(fires("retries-stay-local", &seed));
-    let remote = models::istio::api::HttpRetry {
-        attempts: 2,
-        per_try_timeout: None,
-        retry_on: None,
-        retry_remote_localities: true,
-    };
+    let remote = models::istio::api::HttpRetry { attempts: 2, retry_remote_localities: true, ..Default::default() };
     let route = Route { host: "reviews".into(), destinations: vec![(None, 100)], timeout: None, retries: Some(remote) };
     seed.config.istio.routes.push(route);
     assert!(!fires("retries-stay-local", &seed));

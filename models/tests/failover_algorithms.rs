@@ -37,9 +37,7 @@ fn send(
 ) -> Outcome {
     let mut attempts = Vec::new();
     loop {
-        let picks = if policy.previous_hosts { policy.host_picks() } else { 1 };
-        let previous: &[EndpointId] = if policy.previous_hosts { &attempts } else { &[] };
-        let Some(pick) = cluster.choose_host(0, previous, picks, rng) else {
+        let Some(pick) = cluster.choose_host(0, &attempts, policy.host_selection(), rng) else {
             // No healthy upstream: a local 503 (UH).
             if policy.should_retry(TryOutcome::NoHealthyUpstream, attempts.len().saturating_sub(1) as u32) {
                 continue;

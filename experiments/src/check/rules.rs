@@ -513,7 +513,7 @@ fn retries_stay_in_the_dead_region(mesh: &Mesh) -> Vec<Finding> {
             "retries of calls to {} stay in the same locality priority (retryRemoteLocalities is not set): while a local region fails, a retry usually lands there again",
             list(&services)
         ),
-        "set retries.retryRemoteLocalities: true on their VirtualService routes".into(),
+        "set retries.retryRemoteLocalities: true on their VirtualService routes (Istio's update frequency 2: from the second retry on, retries leave the priorities already tried)".into(),
     )]
 }
 

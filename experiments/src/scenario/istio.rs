@@ -13,6 +13,8 @@ use models::istio::api::{
     ConnectionPoolSettings, DestinationRule, Distribute, Failover, HttpRetry, LoadBalancerSettings, LocalityLbSetting,
     OutlierDetection, SimpleLb, Subset, TrafficPolicy,
 };
+use models::istio::retry::route_policy;
+use models::istio::version::IstioVersion;
 use models::mesh::config::Route;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -318,6 +320,10 @@ struct RetriesDoc {
     retry_on: Option<String>,
     #[serde(default)]
     retry_remote_localities: Option<bool>,
+    #[serde(default)]
+    retry_ignore_previous_hosts: Option<bool>,
+    #[serde(default)]
+    backoff: Option<Duration>,
 }
 
 /// Records a warning for each field Istio defines but meshsim does not model, when present.
@@ -547,6 +553,21 @@ fn check_connection_pool(pool: &ConnectionPoolDoc) -> Result<(), PolicyError> {
     Ok(())
 }
 
+/// Istio's own validation of route retries (`validation.go`, `validateHTTPRetry`): every
+/// `retryOn` entry a condition Envoy knows or an HTTP status, durations at least 1 ms.
+fn check_retries(retries: &HttpRetry) -> Result<(), PolicyError> {
+    for (field, value) in [("retries.perTryTimeout", retries.per_try_timeout), ("retries.backoff", retries.backoff)] {
+        if let Some(d) = value
+            && d < SimDuration::from_millis(1)
+        {
+            return Err(PolicyError::new(field, format!("{d} is below 1ms, which Istio requires at least")));
+        }
+    }
+    route_policy(Some(retries), IstioVersion::DEFAULT)
+        .map(drop)
+        .map_err(|message| PolicyError::new("retries.retryOn", message))
+}
+
 /// Istio's own validation of outlier detection (`validation.go`, `validateOutlierDetection`):
 /// interval and baseEjectionTime at least 1 ms, percentages within 0–100, local-origin failures
 /// only when they are split from external errors.
@@ -769,7 +790,12 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
                         per_try_timeout: r.per_try_timeout.map(|d| d.0),
                         retry_on: r.retry_on,
                         retry_remote_localities: r.retry_remote_localities.unwrap_or(false),
+                        retry_ignore_previous_hosts: r.retry_ignore_previous_hosts,
+                        backoff: r.backoff.map(|d| d.0),
                     });
+                    if let Some(retries) = &retries {
+                        check_retries(retries).map_err(|e| at_field(&owner, &format!("spec.http[{i}]"), e))?;
+                    }
                     resources.routes.push(Route { host, destinations, timeout: http.timeout.map(|d| d.0), retries });
                 }
                 let _ = doc.spec.hosts;
@@ -907,6 +933,19 @@ spec:
         assert!(read_stream(&weights, "x", 1).unwrap_err().contains("weights sum to 95, not 100"));
         let over = SEED_RULE.replace("weight: 10", "weight: 110");
         assert!(read_stream(&over, "x", 1).unwrap_err().contains("over 100"));
+        let retries =
+            |block: &str| SEED_RULE.replace("    timeout: 3s", &format!("    timeout: 3s\n    retries: {block}"));
+        let typo = read_stream(&retries("{attempts: 2, retryOn: \"5xx,conect-failure\"}"), "x", 1).unwrap_err();
+        assert!(typo.contains("http[0]: retries.retryOn: \"conect-failure\" is not a valid retryOn policy"), "{typo}");
+        let spaced = read_stream(&retries("{attempts: 2, retryOn: \"5xx, reset\"}"), "x", 1).unwrap_err();
+        assert!(spaced.contains("without spaces"), "{spaced}");
+        let backoff = read_stream(&retries("{attempts: 2, backoff: 0s}"), "x", 1).unwrap_err();
+        assert!(backoff.contains("retries.backoff: 0s is below 1ms"), "{backoff}");
+        let fine = retries(
+            "{attempts: 2, retryOn: \"reset-before-request,409\", backoff: 50ms, retryIgnorePreviousHosts: false}",
+        );
+        let route = &read_stream(&fine, "x", 1).unwrap().routes[0];
+        assert_eq!(route.retries.as_ref().unwrap().backoff, Some(SimDuration::from_millis(50)));
         let local = SEED_RULE.replace("interval: 1s", "interval: 1s\n      consecutiveLocalOriginFailures: 3");
         assert!(read_stream(&local, "x", 1).unwrap_err().contains("splitExternalLocalOriginErrors: true"));
         let locality = |body: &str| -> LocalityLbSettingDoc { serde_saphyr::from_str(body).unwrap() };

@@ -19,6 +19,7 @@ use super::host_set::{EndpointId, Host, LoadAssignment};
 use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
 use super::priority_load::PriorityLoad;
+use super::retry::HostSelection;
 use super::update_merge::{Delivery, UpdateMerger};
 
 /// Where in its interval the outlier detector's sweep falls.
@@ -156,26 +157,49 @@ impl UpstreamCluster {
         Some(&mut self.pools[host as usize])
     }
 
-    /// Picks a host for an attempt on `worker`, avoiding `previous` endpoints (the first eight:
-    /// enough for any retry budget Istio configures by default) for up to `picks` picks.
-    /// `None`: no healthy upstream (503 UH).
+    /// Picks a host for an attempt on `worker`, given the endpoints this request `tried` before
+    /// (the first eight: enough for any retry budget Istio configures by default) and how the
+    /// route's retry policy selects hosts. `None`: no healthy upstream (503 UH).
     pub fn choose_host<R: Rng + ?Sized>(
         &mut self,
         worker: usize,
-        previous: &[EndpointId],
-        picks: u32,
+        tried: &[EndpointId],
+        selection: HostSelection,
         rng: &mut R,
     ) -> Option<Pick> {
         let mut previous_hosts = [0u32; 8];
         let mut known = 0;
-        for endpoint in previous {
-            if let (Some(&host), true) = (self.index_of.get(endpoint), known < previous_hosts.len()) {
-                previous_hosts[known] = host;
-                known += 1;
+        if selection.avoid_previous_hosts {
+            for endpoint in tried {
+                if let (Some(&host), true) = (self.index_of.get(endpoint), known < previous_hosts.len()) {
+                    previous_hosts[known] = host;
+                    known += 1;
+                }
             }
         }
+        // previous_priorities maps each try's host to its priority now (`priority_mapping_func`);
+        // a host that has left the cluster maps to none.
+        let excluded_tries = selection.excluded_tries(tried.len());
+        let retry_load = if excluded_tries == 0 {
+            None
+        } else {
+            let mut tried_levels = vec![false; self.lb.levels().len()];
+            for endpoint in &tried[..excluded_tries] {
+                if let Some(&host) = self.index_of.get(endpoint) {
+                    tried_levels[self.lb.hosts()[host as usize].priority as usize] = true;
+                }
+            }
+            self.lb.retry_load(&tried_levels)
+        };
         let worker = worker % self.lb.worker_count();
-        let host = self.lb.choose_host(worker, &self.active, &previous_hosts[..known], picks, rng)?;
+        let host = self.lb.choose_host(
+            worker,
+            &self.active,
+            &previous_hosts[..known],
+            selection.picks,
+            retry_load.as_ref(),
+            rng,
+        )?;
         Some(Pick { host, endpoint: self.lb.hosts()[host as usize].endpoint, generation: self.generation })
     }
 
@@ -362,7 +386,7 @@ mod tests {
     fn share_of_level(cluster: &mut UpstreamCluster, level: u32, rng: &mut sim::StreamRng) -> usize {
         (0..1000)
             .filter(|i| {
-                let pick = cluster.choose_host(i % 2, &[], 1, rng).unwrap();
+                let pick = cluster.choose_host(i % 2, &[], HostSelection::ANY, rng).unwrap();
                 cluster.hosts()[pick.host as usize].priority == level
             })
             .count()
@@ -373,7 +397,7 @@ mod tests {
         let mut rng = RandomStreams::new(1).stream("cluster");
         let mut cluster = UpstreamCluster::new(settings(1000), &assignment(&[&[1], &[2]]), ms(0), &mut rng);
         assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000);
-        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         let detection = cluster.record(pick, HostResult::Http(503), ms(100), &mut rng).unwrap();
         assert_eq!(detection.outcome, EjectionOutcome::Ejected);
         // The first update in a long while is delivered at once.
@@ -387,7 +411,7 @@ mod tests {
         let mut settings = settings(1000);
         settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
         let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1], &[2]]), ms(0), &mut rng);
-        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         cluster.record(pick, HostResult::Http(503), ms(100), &mut rng);
         // Sweeps at 0.5, 1.5, 2.5 s: the uneject at 2.5 s is delivered at once (last update 2.4 s ago).
         while let Some(t) = cluster.next_timer().filter(|&t| t <= ms(2_500)) {
@@ -397,7 +421,7 @@ mod tests {
         assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000);
         // It fails again 200 ms later and is re-ejected, but the load balancers hear of it only
         // when the window opened at 2.5 s closes, at 3.7 s (timer armed at 2.7 s for 1 s).
-        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         cluster.record(pick, HostResult::Http(503), ms(2_700), &mut rng);
         assert!(cluster.is_ejected(0));
         assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000, "traffic still reaches the broken host");
@@ -412,7 +436,7 @@ mod tests {
     fn endpoints_that_stay_keep_their_state_and_old_picks_still_resolve() {
         let mut rng = RandomStreams::new(3).stream("cluster");
         let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2], &[3]]), ms(0), &mut rng);
-        let pick = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+        let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         cluster.request_started(pick);
         let ejected_pick = Pick { host: 1, endpoint: EndpointId(2), generation: 0 };
         cluster.record(ejected_pick, HostResult::Http(503), ms(10), &mut rng);
@@ -424,7 +448,7 @@ mod tests {
         // P0 is now endpoints 2 (ejected) and 4: 70 % to 4, 30 % spills to 3, none to 2.
         let to_4 = (0..1000)
             .filter(|_| {
-                let p = cluster.choose_host(0, &[], 1, &mut rng).unwrap();
+                let p = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
                 assert_ne!(p.endpoint, EndpointId(2));
                 p.endpoint == EndpointId(4)
             })
@@ -441,8 +465,32 @@ mod tests {
         let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2]]), ms(0), &mut rng);
         // Six picks all landing on the tried host has probability 1/64: then it is kept.
         let avoided = (0..1000)
-            .filter(|_| cluster.choose_host(0, &[EndpointId(1)], 6, &mut rng).unwrap().endpoint == EndpointId(2))
+            .filter(|_| {
+                cluster.choose_host(0, &[EndpointId(1)], AVOID_PREVIOUS, &mut rng).unwrap().endpoint == EndpointId(2)
+            })
             .count();
         assert!((970..998).contains(&avoided), "{avoided}");
+    }
+
+    const AVOID_PREVIOUS: HostSelection =
+        HostSelection { avoid_previous_hosts: true, picks: 6, previous_priorities: None };
+
+    #[test]
+    fn remote_localities_send_the_second_retry_to_the_next_priority() {
+        // retryRemoteLocalities (previous_priorities, update_frequency 2): after two tries in
+        // P0 the retry's load leaves P0, so it lands in P1 though P0 is healthy; after one try
+        // it does not.
+        let mut rng = RandomStreams::new(5).stream("cluster");
+        let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2, 3], &[4, 5]]), ms(0), &mut rng);
+        let remote = HostSelection { previous_priorities: Some(2), ..AVOID_PREVIOUS };
+        let tried = [EndpointId(1), EndpointId(2)];
+        for _ in 0..200 {
+            let pick = cluster.choose_host(0, &tried, remote, &mut rng).unwrap();
+            assert!(matches!(pick.endpoint, EndpointId(4 | 5)), "{pick:?}");
+            let pick = cluster.choose_host(0, &tried[..1], remote, &mut rng).unwrap();
+            assert!(matches!(pick.endpoint, EndpointId(1..=3)), "{pick:?}");
+            let pick = cluster.choose_host(0, &tried, AVOID_PREVIOUS, &mut rng).unwrap();
+            assert!(matches!(pick.endpoint, EndpointId(1..=3)), "without the retry priority it stays in P0");
+        }
     }
 }

@@ -237,21 +237,30 @@ impl LoadBalancer {
         }
     }
 
+    /// The priority load a retry sees after trying the levels marked in `tried_levels`, under
+    /// the `previous_priorities` retry priority; `None`: the original load applies.
+    pub fn retry_load(&self, tried_levels: &[bool]) -> Option<PriorityLoad> {
+        let counts: Vec<LevelCounts> = self.levels.iter().map(HostSet::counts).collect();
+        self.load.excluding(&counts, self.settings.overprovisioning_factor, tried_levels)
+    }
+
     /// Picks a host for one attempt on `worker`: up to `max_attempts` picks, skipping hosts in
     /// `previous` (the retry's `previous_hosts` predicate), keeping the last pick if all were
-    /// tried before. `active[host]` is the number of requests in flight to each host. `None`
-    /// means no healthy upstream.
+    /// tried before; the level is drawn from `retry_load` when given (see [`Self::retry_load`]).
+    /// `active[host]` is the number of requests in flight to each host. `None` means no healthy
+    /// upstream.
     pub fn choose_host<R: Rng + ?Sized>(
         &mut self,
         worker: usize,
         active: &[u32],
         previous: &[u32],
         max_attempts: u32,
+        retry_load: Option<&PriorityLoad>,
         rng: &mut R,
     ) -> Option<u32> {
         let mut host = None;
         for _ in 0..max_attempts.max(1) {
-            host = self.choose_once(worker, active, rng);
+            host = self.choose_once(worker, active, retry_load, rng);
             match host {
                 Some(h) if previous.contains(&h) => continue,
                 _ => return host,
@@ -262,8 +271,14 @@ impl LoadBalancer {
 
     /// `chooseHostOnce`.
     #[inline]
-    fn choose_once<R: Rng + ?Sized>(&mut self, worker: usize, active: &[u32], rng: &mut R) -> Option<u32> {
-        let (level, availability) = self.load.choose(rng.next_u64());
+    fn choose_once<R: Rng + ?Sized>(
+        &mut self,
+        worker: usize,
+        active: &[u32],
+        retry_load: Option<&PriorityLoad>,
+        rng: &mut R,
+    ) -> Option<u32> {
+        let (level, availability) = retry_load.unwrap_or(&self.load).choose(rng.next_u64());
         let p = level as u32;
         let worker = &mut self.workers[worker];
         let source = if self.load.panic[level] {
@@ -394,7 +409,7 @@ mod tests {
         let active = vec![0; lb.hosts().len()];
         let mut seen = vec![0; lb.hosts().len() + 1];
         for i in 0..picks {
-            match lb.choose_host(i % 2, &active, &[], 1, &mut rng) {
+            match lb.choose_host(i % 2, &active, &[], 1, None, &mut rng) {
                 Some(h) => seen[h as usize] += 1,
                 None => *seen.last_mut().unwrap() += 1,
             }
@@ -406,7 +421,7 @@ mod tests {
     fn round_robin_cycles_each_worker_through_the_healthy_hosts() {
         let mut lb = balancer(settings(LbPolicy::RoundRobin, false, 0), &[(0, 1, 4)], &[2], 1);
         let mut rng = RandomStreams::new(1).stream("picks");
-        let picks: Vec<u32> = (0..6).map(|_| lb.choose_host(0, &[0; 4], &[], 1, &mut rng).unwrap()).collect();
+        let picks: Vec<u32> = (0..6).map(|_| lb.choose_host(0, &[0; 4], &[], 1, None, &mut rng).unwrap()).collect();
         // Healthy hosts are 0, 1, 3; the cycle starts at the worker's random seed.
         assert_eq!(picks[..3].iter().copied().collect::<std::collections::BTreeSet<_>>().len(), 3);
         assert_eq!(picks[..3], picks[3..]);
@@ -418,7 +433,7 @@ mod tests {
         let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, 0), &[(0, 1, 2)], &[], 1);
         let mut rng = RandomStreams::new(3).stream("picks");
         let active = [5, 0];
-        let busy = (0..10_000).filter(|_| lb.choose_host(0, &active, &[], 1, &mut rng) == Some(0)).count();
+        let busy = (0..10_000).filter(|_| lb.choose_host(0, &active, &[], 1, None, &mut rng) == Some(0)).count();
         // The busy host wins only when both samples land on it: 1/4 of the time.
         assert!((2300..2700).contains(&busy), "busy host picked {busy} times");
     }
@@ -469,11 +484,11 @@ mod tests {
         let mut lb = balancer(settings(LbPolicy::Random, false, 0), &[(0, 1, 3)], &[], 1);
         let mut rng = RandomStreams::new(4).stream("picks");
         // With 6 picks the chance of never drawing host 2 is (2/3)^6 ≈ 9 %.
-        let avoided = (0..1000).filter(|_| lb.choose_host(0, &[0; 3], &[0, 1], 6, &mut rng) == Some(2)).count();
+        let avoided = (0..1000).filter(|_| lb.choose_host(0, &[0; 3], &[0, 1], 6, None, &mut rng) == Some(2)).count();
         assert!((880..950).contains(&avoided), "host 2 picked {avoided} of 1000 (expected ≈ 912)");
         // A single healthy host that was already tried is picked again after the attempts.
         let mut single = balancer(settings(LbPolicy::Random, false, 0), &[(0, 1, 1)], &[], 1);
-        assert_eq!(single.choose_host(0, &[0], &[0], 6, &mut rng), Some(0));
+        assert_eq!(single.choose_host(0, &[0], &[0], 6, None, &mut rng), Some(0));
     }
 
     #[test]
@@ -483,7 +498,7 @@ mod tests {
         let mut rng = RandomStreams::new(1).stream("lb");
         let mut lb =
             LoadBalancer::new(settings(LbPolicy::RoundRobin, false, 0), hosts, weights, 1, |_| false, &mut rng);
-        let heavy = (0..400).filter(|_| lb.choose_host(0, &[0, 0], &[], 1, &mut rng) == Some(1)).count();
+        let heavy = (0..400).filter(|_| lb.choose_host(0, &[0, 0], &[], 1, None, &mut rng) == Some(1)).count();
         assert_eq!(heavy, 300);
     }
 
@@ -503,7 +518,7 @@ mod tests {
             let mut rng = RandomStreams::new(seed).stream("picks");
             let active = vec![0; total as usize];
             for _ in 0..50 {
-                if let Some(h) = lb.choose_host(0, &active, &[], 1, &mut rng) {
+                if let Some(h) = lb.choose_host(0, &active, &[], 1, None, &mut rng) {
                     let level = lb.hosts()[h as usize].priority as usize;
                     let load = lb.priority_load();
                     prop_assert!(!ejected.contains(&h) || load.panic[level]);

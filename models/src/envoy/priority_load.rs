@@ -115,6 +115,36 @@ impl PriorityLoad {
         load
     }
 
+    /// The load a retry sees once the levels marked in `excluded` were tried, under the
+    /// `previous_priorities` retry priority (`adjustForAttemptedPriorities`): the remaining
+    /// levels' health, each ⌊OF × healthy / hosts⌋ capped at 100, shares 100 % out in order, the
+    /// rounding remainder to the first level with health; panic flags stay as they are. `None`
+    /// when no level outside `excluded` has any health: the retry uses the original load.
+    pub fn excluding(&self, levels: &[LevelCounts], overprovisioning_factor: u32, excluded: &[bool]) -> Option<Self> {
+        let kept = |level: usize, count: u32, hosts: u32| {
+            if excluded.get(level).copied().unwrap_or(false) {
+                0
+            } else {
+                availability(count, hosts, overprovisioning_factor)
+            }
+        };
+        let health: Vec<u32> = levels.iter().enumerate().map(|(p, l)| kept(p, l.healthy, l.hosts)).collect();
+        let degraded: Vec<u32> = levels.iter().enumerate().map(|(p, l)| kept(p, l.degraded, l.hosts)).collect();
+        let total = health.iter().chain(&degraded).sum::<u32>().min(100);
+        if total == 0 {
+            return None;
+        }
+        let mut load = PriorityLoad { healthy: vec![0; levels.len()], degraded: vec![0; levels.len()], ..self.clone() };
+        let (first_healthy, remaining) = distribute(&mut load.healthy, &health, 100, total);
+        let (first_degraded, remaining) = distribute(&mut load.degraded, &degraded, remaining, total);
+        match (first_healthy, first_degraded) {
+            (Some(level), _) => load.healthy[level] += remaining,
+            (None, Some(level)) => load.degraded[level] += remaining,
+            (None, None) => unreachable!("a positive total has an available level"),
+        }
+        Some(load)
+    }
+
     /// `recalculateLoadInTotalPanic`: every level panics, so the load follows host counts.
     fn split_by_host_counts(&mut self, levels: &[LevelCounts]) {
         let total: u32 = levels.iter().map(|l| l.hosts).sum();
@@ -191,6 +221,22 @@ mod tests {
         assert_eq!(healthy_load(&[level(2, 1), level(2, 2)]), vec![70, 30]);
         assert_eq!(healthy_load(&[level(5, 1), level(2, 2)]), vec![28, 72]);
         assert_eq!(healthy_load(&[level(5, 0), level(2, 2)]), vec![0, 100]);
+    }
+
+    #[test]
+    fn a_retry_that_tried_the_local_priority_goes_to_the_next() {
+        // previous_priorities.cc: P0 healthy takes everything, but once tried it is left out
+        // and P1 (3 of 3) gets 100 %; with P1 at 1 of 3 healthy (health 46) the retry still
+        // sends all of its load there, the remaining levels being normalised to 100.
+        let original = PriorityLoad::compute(&[level(3, 3), level(3, 3)], DEFAULT_OVERPROVISIONING_FACTOR, 0);
+        assert_eq!(original.healthy, vec![100, 0]);
+        let of = DEFAULT_OVERPROVISIONING_FACTOR;
+        let retry = original.excluding(&[level(3, 3), level(3, 3)], of, &[true, false]).unwrap();
+        assert_eq!(retry.healthy, vec![0, 100]);
+        let retry = original.excluding(&[level(3, 3), level(3, 1), level(2, 2)], of, &[true]).unwrap();
+        assert_eq!(retry.healthy, vec![0, 46, 54]);
+        // Nothing left: the original load.
+        assert_eq!(original.excluding(&[level(3, 3), level(3, 0)], of, &[true, false]), None);
     }
 
     #[test]

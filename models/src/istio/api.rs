@@ -160,4 +160,8 @@ pub struct HttpRetry {
     pub retry_on: Option<String>,
     /// `retryRemoteLocalities`.
     pub retry_remote_localities: bool,
+    /// `retryIgnorePreviousHosts` (`None`: unset, the default predicate stays).
+    pub retry_ignore_previous_hosts: Option<bool>,
+    /// `backoff`: the base interval between retries.
+    pub backoff: Option<SimDuration>,
 }

@@ -4,12 +4,20 @@
 //! `parseRetryOn`), spec §6: by default 2 retries on
 //! `connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes`, with 503 as the
 //! retriable status up to Istio 1.23 and none from 1.24; the `previous_hosts` predicate with 5
-//! host-selection attempts; no per-try timeout. A VirtualService `retries` block replaces it:
-//! `attempts: 0` disables retries; numeric `retryOn` entries become retriable status codes.
+//! host-selection attempts; no per-try timeout. A VirtualService `retries` block replaces it
+//! (`ConvertPolicy`): `attempts: 0` disables retries; numeric `retryOn` entries become retriable
+//! status codes; `retryRemoteLocalities: true` adds the `previous_priorities` retry priority
+//! with `update_frequency: 2`; `retryIgnorePreviousHosts` keeps or drops the `previous_hosts`
+//! predicate; `backoff` sets the base interval (Envoy's max stays 10 × base).
 
 use super::api::HttpRetry;
 use super::version::IstioVersion;
-use crate::envoy::retry::{RetryOn, RetryPolicy};
+use sim::SimDuration;
+
+use crate::envoy::retry::{RETRY_ON_CONDITIONS, RetryOn, RetryPolicy};
+
+/// `update_frequency` of the `previous_priorities` retry priority Istio configures.
+const REMOTE_LOCALITIES_UPDATE_FREQUENCY: u32 = 2;
 
 /// Istio's default `retryOn`.
 const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
@@ -18,18 +26,19 @@ const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cance
 pub fn default_policy(version: IstioVersion) -> RetryPolicy {
     let mut policy =
         RetryPolicy { num_retries: 2, previous_hosts: true, host_selection_max_attempts: 5, ..RetryPolicy::none() };
-    apply_retry_on(&mut policy, DEFAULT_RETRY_ON);
+    apply_retry_on(&mut policy, DEFAULT_RETRY_ON).expect("Istio's default conditions are Envoy's");
     if version.default_retries_retry_503() {
         policy.retriable_status_codes.push(503);
     }
     policy
 }
 
-/// The policy a route gets: the VirtualService's `retries` if given, else the default.
-pub fn route_policy(retries: Option<&HttpRetry>, version: IstioVersion) -> RetryPolicy {
-    let Some(retries) = retries else { return default_policy(version) };
+/// The policy a route gets: the VirtualService's `retries` if given, else the default. An
+/// error names a `retryOn` entry Istio's validation rejects.
+pub fn route_policy(retries: Option<&HttpRetry>, version: IstioVersion) -> Result<RetryPolicy, String> {
+    let Some(retries) = retries else { return Ok(default_policy(version)) };
     if retries.attempts == 0 {
-        return RetryPolicy::none();
+        return Ok(RetryPolicy::none());
     }
     let mut policy = default_policy(version);
     policy.num_retries = retries.attempts;
@@ -37,38 +46,50 @@ pub fn route_policy(retries: Option<&HttpRetry>, version: IstioVersion) -> Retry
     if let Some(retry_on) = &retries.retry_on {
         policy.retry_on = RetryOn::default();
         policy.retriable_status_codes.clear();
-        apply_retry_on(&mut policy, retry_on);
+        apply_retry_on(&mut policy, retry_on)?;
     }
-    policy
+    if retries.retry_remote_localities {
+        policy.previous_priorities = Some(REMOTE_LOCALITIES_UPDATE_FREQUENCY);
+    }
+    if let Some(ignore) = retries.retry_ignore_previous_hosts {
+        policy.previous_hosts = ignore;
+    }
+    if let Some(base) = retries.backoff {
+        policy.base_interval = base;
+        policy.max_interval = SimDuration::from_nanos(base.as_nanos().saturating_mul(10));
+    }
+    Ok(policy)
 }
 
-/// `parseRetryOn`: Envoy condition names set flags; numbers become retriable status codes.
-fn apply_retry_on(policy: &mut RetryPolicy, retry_on: &str) {
-    for token in retry_on.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let on = &mut policy.retry_on;
-        match token {
-            "5xx" => on.server_errors = true,
-            "gateway-error" => on.gateway_error = true,
-            "reset" => on.reset = true,
-            "connect-failure" => on.connect_failure = true,
-            "refused-stream" => on.refused_stream = true,
-            "retriable-status-codes" => on.retriable_status_codes = true,
-            "unavailable" | "cancelled" => on.grpc_unavailable_or_cancelled = true,
-            code => {
-                if let Ok(code) = code.parse::<u16>() {
-                    on.retriable_status_codes = true;
-                    policy.retriable_status_codes.push(code);
-                }
+/// `parseRetryOn`: Envoy condition names set flags; numbers become retriable status codes (and
+/// switch `retriable-status-codes` on). Entries are split at commas and not trimmed, as Istio's
+/// validation (`validateHTTPRetry`) rejects anything that is neither a condition nor a status.
+fn apply_retry_on(policy: &mut RetryPolicy, retry_on: &str) -> Result<(), String> {
+    for token in retry_on.split(',') {
+        if policy.retry_on.set(token) {
+            continue;
+        }
+        match token.parse::<u16>() {
+            Ok(code @ 100..=599) => {
+                policy.retry_on.retriable_status_codes = true;
+                policy.retriable_status_codes.push(code);
+            }
+            Ok(code) => return Err(format!("{code} is not a valid HTTP status code")),
+            Err(_) => {
+                return Err(format!(
+                    "{token:?} is not a valid retryOn policy; write comma-separated entries without spaces, each an HTTP status code or one of {}",
+                    RETRY_ON_CONDITIONS.join(", ")
+                ));
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::envoy::retry::TryOutcome;
-    use sim::SimDuration;
 
     #[test]
     fn upstream_503_is_retried_by_default_only_up_to_1_23() {
@@ -93,13 +114,51 @@ mod tests {
             per_try_timeout: Some(SimDuration::from_secs(2)),
             retry_on: Some("gateway-error,connect-failure,429".into()),
             retry_remote_localities: false,
+            retry_ignore_previous_hosts: None,
+            backoff: None,
         };
-        let policy = route_policy(Some(&vs), IstioVersion::DEFAULT);
+        let policy = route_policy(Some(&vs), IstioVersion::DEFAULT).unwrap();
         assert_eq!(policy.num_retries, 3);
         assert!(policy.should_retry(TryOutcome::Response(503), 2));
         assert!(policy.should_retry(TryOutcome::Response(429), 0));
         assert!(!policy.should_retry(TryOutcome::Response(500), 0));
-        let off = route_policy(Some(&HttpRetry { attempts: 0, ..HttpRetry::default() }), IstioVersion::DEFAULT);
+        let off =
+            route_policy(Some(&HttpRetry { attempts: 0, ..HttpRetry::default() }), IstioVersion::DEFAULT).unwrap();
         assert!(!off.should_retry(TryOutcome::ConnectFailure, 0));
+    }
+
+    #[test]
+    fn remote_localities_previous_hosts_and_backoff_follow_convert_policy() {
+        let vs = HttpRetry {
+            attempts: 2,
+            retry_remote_localities: true,
+            retry_ignore_previous_hosts: Some(false),
+            backoff: Some(SimDuration::from_millis(100)),
+            ..HttpRetry::default()
+        };
+        let policy = route_policy(Some(&vs), IstioVersion::DEFAULT).unwrap();
+        assert_eq!(policy.previous_priorities, Some(2));
+        assert!(!policy.previous_hosts);
+        assert_eq!(policy.host_selection().picks, 1);
+        assert_eq!(
+            (policy.base_interval, policy.max_interval),
+            (SimDuration::from_millis(100), SimDuration::from_secs(1))
+        );
+        let default =
+            route_policy(Some(&HttpRetry { attempts: 2, ..HttpRetry::default() }), IstioVersion::DEFAULT).unwrap();
+        assert_eq!(default.previous_priorities, None);
+        assert!(default.previous_hosts);
+    }
+
+    #[test]
+    fn retry_on_entries_istio_rejects_are_errors() {
+        let with = |retry_on: &str| {
+            let vs = HttpRetry { attempts: 2, retry_on: Some(retry_on.into()), ..HttpRetry::default() };
+            route_policy(Some(&vs), IstioVersion::DEFAULT)
+        };
+        assert!(with("reset-before-request,retriable-4xx,503").is_ok());
+        assert!(with("5xx, reset").unwrap_err().contains("\" reset\" is not a valid retryOn policy"));
+        assert!(with("timeout").unwrap_err().contains("one of 5xx, gateway-error"));
+        assert!(with("999").unwrap_err().contains("999 is not a valid HTTP status code"));
     }
 }

@@ -51,8 +51,7 @@ impl World {
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let call = call.clone();
         let policy = &self.routes[self.service_of(&call)].retry;
-        let (previous_hosts, host_picks, per_try) =
-            (policy.previous_hosts, policy.host_picks(), policy.per_try_timeout);
+        let (selection, per_try) = (policy.host_selection(), policy.per_try_timeout);
         let proxy_zone = self.proxies[call.proxy].zone;
         let workers = self.config.istio.proxy_concurrency.max(1) as u64;
         let worker = (self.streams.balancing.next_u64() % workers) as usize;
@@ -61,9 +60,8 @@ impl World {
         if !breaker.request_admitted(limits) {
             return self.end_call(index, serial, 503, 0, s);
         }
-        let previous = if previous_hosts { &call.tried[..call.tried_count] } else { &[][..] };
-        let picks = if previous_hosts { host_picks } else { 1 };
-        let Some(pick) = upstream.cluster.choose_host(worker, previous, picks, &mut self.streams.balancing) else {
+        let tried = &call.tried[..call.tried_count];
+        let Some(pick) = upstream.cluster.choose_host(worker, tried, selection, &mut self.streams.balancing) else {
             return self.after_try(index, serial, TryOutcome::NoHealthyUpstream, 503, 0, s);
         };
         let pod = pick.endpoint.0 as usize;

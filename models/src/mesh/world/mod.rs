@@ -388,7 +388,8 @@ impl World {
                 weights,
                 subsets,
                 timeout: route.and_then(|r| r.timeout),
-                retry: route_policy(route.and_then(|r| r.retries.as_ref()), config.istio.mesh.istio_version),
+                retry: route_policy(route.and_then(|r| r.retries.as_ref()), config.istio.mesh.istio_version)
+                    .map_err(|message| config_error(format!("routes[{}].retries.retryOn", service.name), message))?,
             });
         }
         let control_plane_region =
