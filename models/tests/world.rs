@@ -3,8 +3,8 @@
 //! lead us to expect, and why.
 
 use models::istio::api::{
-    ConnectionPoolSettings, DestinationRule, Failover, LoadBalancerSettings, LocalityLbSetting, OutlierDetection,
-    Subset, TrafficPolicy,
+    ConnectionPoolSettings, DestinationRule, Failover, HttpRetry, LoadBalancerSettings, LocalityLbSetting,
+    OutlierDetection, Subset, TrafficPolicy,
 };
 use models::istio::cluster::MeshSettings;
 use models::mesh::app::App;
@@ -239,6 +239,39 @@ fn a_gateway_without_locality_labels_spreads_pages_over_both_regions() {
     let share = |version: &str| m.shares.iter().filter(|(_, v, _)| v == version).map(|(_, _, n)| *n).sum::<u64>();
     assert_eq!((m.answered, m.failed), (100, 0));
     assert!(share("v1") > 20 && share("v2") > 20, "v1 {} v2 {}", share("v1"), share("v2"));
+}
+
+#[test]
+fn each_successful_connect_resets_consecutive_local_origin_failures() {
+    // Split mode, consecutiveLocalOriginFailures 2, a hanging reviews v1 behind a 200 ms route
+    // timeout. Every attempt opens a connection (maxRequestsPerConnection 1) that succeeds, and
+    // the router reports that (`UpstreamRequest::onPoolReady` → LocalOriginConnectSuccess),
+    // resetting the count the timeout before raised to 1: the host is never ejected. A pod that
+    // refuses connections instead reaches 2 at its second attempt.
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    keep_productpage_local(&mut config);
+    let policy = config.istio.destination_rules[0].traffic_policy.as_mut().unwrap();
+    let od = policy.outlier_detection.as_mut().unwrap();
+    od.consecutive_5xx_errors = Some(0);
+    od.split_external_local_origin_errors = true;
+    od.consecutive_local_origin_failures = Some(2);
+    od.max_ejection_percent = 100;
+    config.istio.routes.push(Route {
+        host: "reviews".into(),
+        destinations: vec![(None, 100)],
+        timeout: Some(ms(200)),
+        retries: Some(HttpRetry { attempts: 0, ..HttpRetry::default() }),
+    });
+    config.workload.arrivals = Arrivals::Users { users: 1, think_time: ms(100), limit: Some(20) };
+    let mut hanging = config.clone();
+    hanging.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::Hang));
+    let world = run(hanging);
+    assert_eq!(world.metrics().first_ejection, None);
+    assert_eq!(world.metrics().answered, 20);
+    config.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::Refuse));
+    let world = run(config);
+    assert!(world.metrics().first_ejection.is_some(), "refused connects are consecutive local-origin failures");
 }
 
 #[test]

@@ -208,6 +208,12 @@ impl UpstreamCluster {
         if pick.generation == self.generation { Some(pick.host) } else { self.index_of.get(&pick.endpoint).copied() }
     }
 
+    /// Whether connection successes matter to the outlier detector: only when local-origin
+    /// errors are split from external ones (`putResultNoLocalExternalSplit` ignores them).
+    pub fn reports_connect_success(&self) -> bool {
+        self.detector.as_ref().is_some_and(|d| d.config().split_external_local_origin_errors)
+    }
+
     /// A request to the picked host started (counts for LEAST_REQUEST).
     pub fn request_started(&mut self, pick: Pick) {
         if let Some(host) = self.resolve(pick) {

@@ -99,12 +99,13 @@ impl World {
             call.tried_count += 1;
         }
         call.attempt = Some(Attempt { pick, pod, carried, generation, per_try_timeout });
+        let (proxy, upstream) = (call.proxy, call.upstream);
         let pod_zone = self.topology.pods[pod].zone;
         let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
         let send_at = if grant == ConnectionGrant::Open {
             // The SYN is dropped (security group, lost, dead zone) or no one is home → connect
             // timeout; a deleted or refusing pod → RST after a round trip.
-            let blocked = self.topology.is_blocked(self.proxies[call.proxy].cluster, self.topology.pods[pod].cluster);
+            let blocked = self.topology.is_blocked(self.proxies[proxy].cluster, self.topology.pods[pod].cluster);
             let syn_arrives =
                 !blocked && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_));
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
@@ -118,8 +119,13 @@ impl World {
                 return;
             }
             let handshakes = u64::from(self.config.network.handshake_round_trips);
-            now + SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes))
+            let connected = now + SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes));
+            if self.proxies[proxy].upstreams[upstream].cluster.reports_connect_success() {
+                s.schedule_at(connected, Event::Connected(index, generation));
+            }
+            connected
         } else {
+            self.connect_succeeded(proxy, upstream, pick, s);
             now
         };
         match self.transmit(proxy_zone, pod_zone, request_bytes, send_at) {
@@ -130,6 +136,16 @@ impl World {
                 s.schedule_at(send_at + RETRANSMISSION_TIMEOUT, Event::Reset(index, generation));
             }
             Delivery::Vanishes => {}
+        }
+    }
+
+    /// An attempt of `proxy`'s `upstream` cluster got its connection, new or pooled: Envoy's
+    /// router reports `LocalOriginConnectSuccess` (`UpstreamRequest::onPoolReady`), which in
+    /// split mode resets the host's consecutive local-origin failures.
+    pub(super) fn connect_succeeded(&mut self, proxy: usize, upstream: usize, pick: Pick, s: &mut Scheduler<Event>) {
+        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        if cluster.reports_connect_success() {
+            cluster.record(pick, HostResult::ConnectSuccess, s.now(), &mut self.streams.outlier);
         }
     }
 

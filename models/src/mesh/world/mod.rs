@@ -75,6 +75,8 @@ pub enum Event {
     AttemptStarts(u32, u32),
     /// A connection attempt failed: refused (`false`) or timed out (`true`).
     ConnectFailed(u32, u32, bool),
+    /// An attempt's new connection is up (reported to split-mode outlier detection only).
+    Connected(u32, u32),
     /// An attempt's request reached its pod.
     RequestArrives(u32, u32),
     /// The connection was reset under an attempt.
@@ -717,6 +719,14 @@ impl Model for World {
                 let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
                 self.close_attempt(index, serial, Some(result), true, s);
                 self.after_try(index, serial, TryOutcome::ConnectFailure, 503, 0, s);
+            }
+            Event::Connected(index, generation) => {
+                if let Some((serial, attempt)) = self.current_attempt(index, generation)
+                    && let Some(call) = self.calls.get_mut(index, serial)
+                {
+                    let (proxy, upstream) = (call.proxy, call.upstream);
+                    self.connect_succeeded(proxy, upstream, attempt.pick, s);
+                }
             }
             Event::RequestArrives(index, generation) => self.request_arrives(index, generation, s),
             Event::Reset(index, generation) => {
