@@ -278,7 +278,10 @@ impl LoadBalancer {
         retry_load: Option<&PriorityLoad>,
         rng: &mut R,
     ) -> Option<u32> {
-        let (level, availability) = retry_load.unwrap_or(&self.load).choose(rng.next_u64());
+        // RANDOM uses this one number for the priority and the host (`random_lb.cc`,
+        // `peekOrChoose`); the other policies draw afresh for the host.
+        let random = rng.next_u64();
+        let (level, availability) = retry_load.unwrap_or(&self.load).choose(random);
         let p = level as u32;
         let worker = &mut self.workers[worker];
         let source = if self.load.panic[level] {
@@ -323,7 +326,7 @@ impl LoadBalancer {
                 state.next_index = state.next_index.wrapping_add(1);
                 candidates[(index % n) as usize]
             }
-            LbPolicy::Random => candidates[(rng.next_u64() % n) as usize],
+            LbPolicy::Random => candidates[(random % n) as usize],
             LbPolicy::LeastRequest { choice_count, .. } => {
                 let mut chosen = candidates[(rng.next_u64() % n) as usize];
                 for _ in 1..choice_count {
@@ -446,6 +449,21 @@ mod tests {
         let p1: usize = seen[3..6].iter().sum();
         assert!((6_500..7_500).contains(&p1), "P1 got {p1} of 100,000");
         assert_eq!(seen[0], 0, "the ejected host is never picked outside panic");
+    }
+
+    #[test]
+    fn random_picks_priority_and_host_with_one_number() {
+        // random_lb.cc (`peekOrChoose`): the draw r that chose P1 (r % 100 in 93..=99 at a 93/7
+        // split) also indexes P1's four hosts, r % 4 being (r % 100) % 4: 1, 2, 3, 0, 1, 2, 3, so
+        // the first of them gets 1/7 of P1's picks and each other 2/7, not 1/4 each.
+        let mut lb = balancer(settings(LbPolicy::Random, false, 0), &[(0, 3, 3), (1, 4, 4)], &[0], 5);
+        let seen = counts(&mut lb, 140_000, 2);
+        let p1: usize = seen[3..7].iter().sum();
+        assert!((9_300..10_300).contains(&p1), "P1 got {p1} of 140,000");
+        assert!((1_200..1_650).contains(&seen[3]), "{seen:?}");
+        for &n in &seen[4..7] {
+            assert!((2_600..3_100).contains(&n), "{seen:?}");
+        }
     }
 
     #[test]
