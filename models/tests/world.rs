@@ -113,6 +113,8 @@ fn seed() -> MeshConfig {
             entry_service: "productpage".into(),
             start: SimDuration::from_secs(5),
             arrivals: Arrivals::Users { users: 1, think_time: ms(100), limit: Some(10) },
+            requests: None,
+            user_timeout: None,
         },
         faults: vec![],
         metrics: MetricsConfig {
@@ -272,6 +274,35 @@ fn each_successful_connect_resets_consecutive_local_origin_failures() {
     config.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::Refuse));
     let world = run(config);
     assert!(world.metrics().first_ejection.is_some(), "refused connects are consecutive local-origin failures");
+}
+
+#[test]
+fn an_open_loop_capped_at_n_requests_ends_with_nothing_in_flight() {
+    let mut config = seed();
+    config.workload.arrivals = Arrivals::Constant { rate: 50.0 };
+    config.workload.requests = Some(100);
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!((m.sent, m.answered, m.failed), (100, 100, 0));
+    assert_eq!(world.unanswered(), 0);
+}
+
+#[test]
+fn users_who_give_up_count_a_failure_and_move_on() {
+    // curl -m 1 against a hanging reviews: each of the 10 users' requests fails for the user
+    // after 1 s (status 0: no answer), and the next curl follows; without the timeout the first
+    // request waits to the end of the run and nothing else is sent.
+    let mut config = seed();
+    seed_failover_rule(&mut config);
+    keep_productpage_local(&mut config);
+    config.faults.push(on_hangzhou_reviews(SimDuration::ZERO, FaultKind::Hang));
+    let mut impatient = config.clone();
+    impatient.workload.user_timeout = Some(SimDuration::from_secs(1));
+    let world = run(impatient);
+    let m = world.metrics();
+    assert_eq!((m.sent, m.answered, m.failed), (10, 10, 10));
+    let world = run(config);
+    assert_eq!((world.metrics().sent, world.metrics().answered, world.unanswered()), (1, 0, 1));
 }
 
 #[test]
@@ -460,6 +491,8 @@ fn the_app_mesh_outlier_walkthrough_is_reproduced() {
         entry_service: "frontend".into(),
         start: SimDuration::ZERO,
         arrivals: Arrivals::Constant { rate: 50.0 },
+        requests: None,
+        user_timeout: None,
     };
     config.metrics.share_service = "frontend".into();
     config.faults = vec![Fault {

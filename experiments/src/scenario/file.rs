@@ -435,6 +435,12 @@ pub struct WorkloadDoc {
     pub start: Option<Duration>,
     /// How requests arrive.
     pub arrivals: ArrivalsDoc,
+    /// Open loop: requests in all, then arrivals stop.
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// How long a user waits before giving up (`curl -m`).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
 }
 
 /// Arrival processes.

@@ -152,7 +152,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
         },
         app,
         istio,
-        workload: workload(&file.workload).map_err(|e| fail("workload.arrivals", e))?,
+        workload: workload(&file.workload).map_err(|(field, e)| fail(field, e))?,
         faults: file
             .faults
             .iter()
@@ -637,10 +637,11 @@ fn istio_config(
     })
 }
 
-fn workload(doc: &WorkloadDoc) -> Result<Workload, String> {
+/// The workload; an error names the field at fault.
+fn workload(doc: &WorkloadDoc) -> Result<Workload, (&'static str, String)> {
     let arrivals = match &doc.arrivals {
         ArrivalsDoc::Poisson(rate) | ArrivalsDoc::Constant(rate) if rate.is_nan() || *rate <= 0.0 => {
-            return Err(format!("rate {rate} must be positive"));
+            return Err(("workload.arrivals", format!("rate {rate} must be positive")));
         }
         ArrivalsDoc::Poisson(rate) => Arrivals::Poisson { rate: *rate },
         ArrivalsDoc::Constant(rate) => Arrivals::Constant { rate: *rate },
@@ -665,11 +666,26 @@ fn workload(doc: &WorkloadDoc) -> Result<Workload, String> {
             limit: users.requests,
         },
     };
+    if let Some(requests) = doc.requests {
+        if matches!(arrivals, Arrivals::Users { .. }) {
+            let message = "caps open-loop arrivals; closed-loop users take arrivals.users.requests";
+            return Err(("workload.requests", message.into()));
+        }
+        if requests == 0 {
+            return Err(("workload.requests", "must be at least 1 (leave it out for no cap)".into()));
+        }
+    }
+    if doc.timeout.is_some_and(|t| t.0 == SimDuration::ZERO) {
+        let message = "must be above 0s (leave it out for users who wait as long as it takes)";
+        return Err(("workload.timeout", message.into()));
+    }
     Ok(Workload {
         gateway: doc.gateway.value.clone(),
         entry_service: doc.entry_service.as_ref().map_or_else(|| "productpage".into(), |s| s.value.clone()),
         start: doc.start.map_or(SimDuration::ZERO, |d| d.0),
         arrivals,
+        requests: doc.requests,
+        user_timeout: doc.timeout.map(|t| t.0),
     })
 }
 

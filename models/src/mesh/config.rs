@@ -178,7 +178,17 @@ pub struct Workload {
     pub start: SimDuration,
     /// How requests arrive.
     pub arrivals: Arrivals,
+    /// Open loop: stop after this many requests in all, so a run can end with nothing in
+    /// flight (closed-loop users have their own `limit`).
+    pub requests: Option<u64>,
+    /// How long a user waits before giving up (what `curl -m` does): the request then counts as
+    /// failed for the user, and goes on in the mesh until Envoy's own timeouts end it.
+    pub user_timeout: Option<SimDuration>,
 }
+
+/// The status a request that the user gave up on is counted with (curl's "operation timed out"
+/// has no HTTP status).
+pub const USER_GAVE_UP: u16 = 0;
 
 /// Request arrival processes.
 #[derive(Clone, Debug, PartialEq)]

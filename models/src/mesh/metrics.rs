@@ -2,8 +2,8 @@
 //! totals with memory that does not grow with the number of requests.
 //!
 //! Definitions (the README repeats them for users):
-//! - a user request *fails* when its final status is 5xx, or when it has not been answered by the
-//!   end of the run; Bookinfo's degraded 200 pages are successes, and their marker count shows
+//! - a user request *fails* when its final status is 5xx, when the user gave up waiting
+//!   (`workload.timeout`), or when it has not been answered by the end of the run; Bookinfo's degraded 200 pages are successes, and their marker count shows
 //!   what they lacked;
 //! - *shares* count the answers of the share service (e.g. reviews) by the locality and version
 //!   of the pod that gave them;
@@ -113,9 +113,10 @@ impl Metrics {
         }
     }
 
-    /// A user request was answered at `now` after `latency`, with `status` and `markers`.
+    /// A user request was answered at `now` after `latency`, with `status` and `markers`
+    /// ([`USER_GAVE_UP`](super::config::USER_GAVE_UP) when the user stopped waiting).
     pub fn answered(&mut self, now: SimTime, latency: SimDuration, status: u16, markers: u32) {
-        let failed = status >= 500;
+        let failed = status >= 500 || status == super::config::USER_GAVE_UP;
         self.answered += 1;
         self.failed += u64::from(failed);
         self.markers += u64::from(markers);

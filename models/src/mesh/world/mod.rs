@@ -24,7 +24,7 @@ use rand::{Rng, RngExt};
 use sim::{EventHandle, KeyedDraws, Model, RandomStreams, Scheduler, SimDuration, SimTime, StreamRng};
 
 use super::app::OnFailure;
-use super::config::{Arrivals, FaultKind, FaultTarget, MeshConfig};
+use super::config::{Arrivals, FaultKind, FaultTarget, MeshConfig, USER_GAVE_UP};
 use super::control_plane::Debouncer;
 use super::metrics::Metrics;
 use super::network::Transit;
@@ -71,6 +71,8 @@ pub enum Event {
     Arrival,
     /// A closed-loop user sends its next request.
     UserSends(u32),
+    /// A user stops waiting for request (index, serial).
+    UserGivesUp(u32, u32),
     /// A call makes its next attempt (after a retry backoff, or at once).
     AttemptStarts(u32, u32),
     /// A connection attempt failed: refused (`false`) or timed out (`true`).
@@ -221,6 +223,8 @@ struct Job {
 struct UserRequest {
     started: SimTime,
     user: Option<u32>,
+    /// The user's own timeout, while armed.
+    give_up: Option<EventHandle>,
 }
 
 /// How a pod behaves under the faults in force.
@@ -702,7 +706,9 @@ impl Model for World {
         match event {
             Event::Arrival => {
                 self.start_user_request(None, s);
-                self.schedule_arrival(s.now(), s);
+                if self.config.workload.requests.is_none_or(|limit| self.metrics.sent < limit) {
+                    self.schedule_arrival(s.now(), s);
+                }
             }
             Event::UserSends(user) => {
                 if let Arrivals::Users { limit, .. } = self.config.workload.arrivals
@@ -713,6 +719,7 @@ impl Model for World {
                 self.closed_loop_sent += 1;
                 self.start_user_request(Some(user), s);
             }
+            Event::UserGivesUp(request, serial) => self.user_gives_up(request, serial, s),
             Event::AttemptStarts(index, serial) => self.start_attempt(index, serial, s),
             Event::ConnectFailed(index, generation, timed_out) => {
                 let Some((serial, _)) = self.current_attempt(index, generation) else { return };

@@ -6,7 +6,11 @@ impl World {
     pub(super) fn start_user_request(&mut self, user: Option<u32>, s: &mut Scheduler<Event>) {
         let now = s.now();
         self.metrics.sent += 1;
-        let (request, serial) = self.users.insert(UserRequest { started: now, user });
+        let (request, serial) = self.users.insert(UserRequest { started: now, user, give_up: None });
+        if let Some(timeout) = self.config.workload.user_timeout {
+            let handle = s.schedule_in(timeout, Event::UserGivesUp(request, serial));
+            self.users.get_mut(request, serial).expect("just inserted").give_up = Some(handle);
+        }
         // The load balancer in front of the gateway spreads users over the replicas that are up.
         let live = |w: &World, p: &usize| !w.down_zones[w.proxies[*p].zone];
         let up = self.entry_proxies.iter().filter(|p| live(self, p)).count();
@@ -31,12 +35,24 @@ impl World {
         s: &mut Scheduler<Event>,
     ) {
         let Some(user) = self.users.remove(request, serial) else { return };
+        if let Some(handle) = user.give_up {
+            s.cancel(handle);
+        }
         let now = s.now();
         self.metrics.answered(now, now - user.started, status, markers);
         if let (Some(u), Arrivals::Users { think_time, limit, .. }) = (user.user, &self.config.workload.arrivals)
             && limit.is_none_or(|l| self.closed_loop_sent < l)
         {
             s.schedule_in(*think_time, Event::UserSends(u));
+        }
+    }
+
+    /// The user's own timeout fired: the user counts the request as failed and moves on; the
+    /// mesh goes on with it, and its answer, when it comes, reaches no one.
+    pub(super) fn user_gives_up(&mut self, request: u32, serial: u32, s: &mut Scheduler<Event>) {
+        if let Some(user) = self.users.get_mut(request, serial) {
+            user.give_up = None;
+            self.finish_user(request, serial, USER_GAVE_UP, 0, s);
         }
     }
 
