@@ -49,6 +49,18 @@ fn outlier_detection_alone_turns_locality_failover_on() {
 #[test]
 fn max_ejection_percent_that_can_never_eject_a_region() {
     let seed = edited("seed-failover", &[]);
+    let patched = edited(
+        "seed-failover",
+        &[(
+            "  proxy_concurrency: 2
+",
+            "  proxy_concurrency: 2
+  envoy_overrides:
+    - {service: reviews, always_eject_one_host: true}
+",
+        )],
+    );
+    assert!(!fires("max-ejection-cannot-eject-region", &patched), "always_eject_one_host lets one of two go");
     let finding = rules::all(&seed).into_iter().find(|f| f.rule == "max-ejection-cannot-eject-region").unwrap();
     assert_eq!(finding.severity, Severity::Error);
     assert!(finding.message.contains("at most 0 at once") && finding.fix.contains("at least 50"), "{finding:?}");

@@ -4,12 +4,22 @@
 use std::path::PathBuf;
 
 use experiments::run::{Replication, run};
-use experiments::scenario::{Scenario, load};
+use experiments::scenario::{self, Scenario, load};
 use models::istio::api::OutlierDetection;
 
 fn scenario(name: &str) -> Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"));
     load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A built-in scenario with `istio.envoy_overrides` added.
+fn with_overrides(name: &str, overrides: &str) -> Result<Scenario, String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let anchor = "  proxy_concurrency: 2\n";
+    assert!(text.contains(anchor));
+    let text = text.replacen(anchor, &format!("{anchor}  envoy_overrides:\n{overrides}"), 1);
+    scenario::parse(&text, name, path.parent().unwrap())
 }
 
 fn run_once(scenario: &Scenario) -> Replication {
@@ -96,6 +106,24 @@ fn pod_503_keeping_its_endpoint_is_never_ejected_unless_max_ejection_percent_all
     assert!(r.summary.ejections >= 1);
     assert!(r.summary.time_to_first_ejection.unwrap() < 0.5);
     assert!(share(&r, "v2") > 0.6, "{}", share(&r, "v2"));
+}
+
+#[test]
+fn an_envoy_filter_patch_with_always_eject_one_host_lets_the_503_pod_go() {
+    // The same 10 % of 2 hosts, patched (as an EnvoyFilter would) with Envoy 1.31's
+    // always_eject_one_host: one host may always be ejected, so hangzhou's fails over.
+    let s =
+        with_overrides("pod-503-keep-endpoints", "    - {service: reviews, always_eject_one_host: true}\n").unwrap();
+    let r = run_once(&s);
+    assert!(r.summary.ejections >= 1);
+    assert!(share(&r, "v2") > 0.6, "{}", share(&r, "v2"));
+    // A patch on other proxies' clusters changes nothing.
+    let elsewhere = "    - {service: reviews, proxies: details, always_eject_one_host: true}\n";
+    assert_eq!(run_once(&with_overrides("pod-503-keep-endpoints", elsewhere).unwrap()).summary.ejections, 0);
+    let unknown = with_overrides("pod-503-keep-endpoints", "    - {service: reviewz, healthy_panic_threshold: 0}\n");
+    assert!(unknown.unwrap_err().contains("istio.envoy_overrides[0].service: unknown service \"reviewz\""));
+    let short = with_overrides("pod-503-keep-endpoints", "    - {service: reviews, max_ejection_time: 1ms}\n");
+    assert!(short.unwrap_err().contains("max_ejection_time cannot be smaller than base_ejection_time"));
 }
 
 #[test]

@@ -107,6 +107,7 @@ fn seed() -> MeshConfig {
             }],
             routes: vec![],
             proxy_concurrency: 2,
+            envoy_overrides: vec![],
         },
         workload: Workload {
             gateway: "ingressgateway".into(),

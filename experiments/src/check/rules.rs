@@ -292,7 +292,13 @@ fn max_ejection_cannot_eject_region(mesh: &Mesh) -> Vec<Finding> {
     let mut found = Vec::new();
     for (service, regions) in mesh.multi_region_services() {
         let Some(outlier) = mesh.outlier(service) else { continue };
-        let detector = detector_config(outlier);
+        let mut detector = detector_config(outlier);
+        // EnvoyFilter patches every proxy's cluster of the service gets.
+        for patch in mesh.config.istio.envoy_overrides.iter().filter(|p| p.proxies.is_none()) {
+            if patch.service.as_deref().is_none_or(|s| s == service) {
+                detector.always_eject_one_host = patch.always_eject_one_host.unwrap_or(detector.always_eject_one_host);
+            }
+        }
         let total: u64 = regions.iter().map(|(_, n)| n).sum();
         let ejectable = max_ejectable_hosts(&detector, version, total as usize) as u64;
         let Some((region, local)) = regions.iter().find(|(_, n)| ejectable < *n) else { continue };

@@ -245,6 +245,30 @@ pub struct GatewayDoc {
     pub locality_labels: Option<bool>,
 }
 
+/// `istio.envoy_overrides[]`: one EnvoyFilter cluster patch.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvoyOverrideDoc {
+    /// The upstream service whose clusters it patches (default: every cluster).
+    #[serde(default)]
+    pub service: Option<Spanned<String>>,
+    /// The service or gateway whose proxies it patches (default: every proxy).
+    #[serde(default)]
+    pub proxies: Option<Spanned<String>>,
+    /// `outlier_detection.always_eject_one_host`.
+    #[serde(default)]
+    pub always_eject_one_host: Option<bool>,
+    /// `outlier_detection.max_ejection_time`.
+    #[serde(default)]
+    pub max_ejection_time: Option<Duration>,
+    /// `common_lb_config.update_merge_window`.
+    #[serde(default)]
+    pub update_merge_window: Option<Duration>,
+    /// `common_lb_config.healthy_panic_threshold`, percent.
+    #[serde(default)]
+    pub healthy_panic_threshold: Option<u32>,
+}
+
 /// `control_plane`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -361,6 +385,9 @@ pub struct IstioDoc {
     /// First outlier sweep after cluster creation: `random` (default) or a duration.
     #[serde(default)]
     pub sweep_phase: Option<String>,
+    /// Cluster settings patched outside Istio's API (what an EnvoyFilter does), in order.
+    #[serde(default)]
+    pub envoy_overrides: Vec<EnvoyOverrideDoc>,
     /// The mesh config fragment, as in Istio (`localityLbSetting`).
     #[serde(default)]
     pub mesh_config: Option<MeshConfigDoc>,

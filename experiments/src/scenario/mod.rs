@@ -2,6 +2,7 @@
 //! [`MeshConfig`]. Errors name the file and the line and column (syntax, unknown fields, bad
 //! units, references to things that do not exist, with the field path for the latter).
 
+pub mod envoy_overrides;
 pub mod file;
 pub mod istio;
 pub mod limits;
@@ -85,7 +86,9 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     check_joinable(&file, &backbone, &fail, &mut warnings)?;
     let blocked = blocked_pairs(&file, &fail)?;
     let app = app(&file.app).map_err(|e| fail("app", e))?;
-    let istio = istio_config(&file, base, envoy_version, istio_version, source, &fail, &mut warnings)?;
+    let mut istio = istio_config(&file, base, envoy_version, istio_version, source, &fail, &mut warnings)?;
+    istio.envoy_overrides = envoy_overrides::read(&file.istio.envoy_overrides, &file, &app, &istio.destination_rules)
+        .map_err(|(path, message)| fail(&path, message))?;
     check_locality_regions(&istio, &region_names, &fail)?;
     let hosts = istio
         .destination_rules
@@ -634,6 +637,7 @@ fn istio_config(
         destination_rules: resources.destination_rules,
         routes: resources.routes,
         proxy_concurrency: doc.proxy_concurrency.unwrap_or(2),
+        envoy_overrides: Vec::new(),
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cluster;
 pub mod connection_pool;
+pub mod envoy_filter;
 pub mod locality;
 pub mod outlier;
 pub mod retry;

@@ -10,6 +10,7 @@ use sim::SimDuration;
 use super::app::App;
 use crate::istio::api::{DestinationRule, HttpRetry};
 use crate::istio::cluster::MeshSettings;
+use crate::istio::envoy_filter::EnvoyOverride;
 
 /// A whole simulated mesh and the experiment run on it.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +153,8 @@ pub struct IstioConfig {
     pub routes: Vec<Route>,
     /// Envoy worker threads per proxy.
     pub proxy_concurrency: usize,
+    /// Cluster settings patched outside Istio's API (EnvoyFilter), in order.
+    pub envoy_overrides: Vec<EnvoyOverride>,
 }
 
 /// The route to one host: weighted destinations, timeout, retries.

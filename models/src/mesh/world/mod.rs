@@ -36,6 +36,7 @@ use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
 use crate::istio::cluster::{ProxyCluster, TranslateError, build};
+use crate::istio::envoy_filter::apply_all;
 use crate::istio::locality::{Client, Locality, ServiceEndpoint};
 use crate::istio::retry::route_policy;
 
@@ -264,6 +265,8 @@ struct ProxyUpstream {
 /// An Envoy: a gateway replica or a pod's sidecar.
 struct Proxy {
     zone: usize,
+    /// The service of its pod, or its gateway's name (what EnvoyFilter patches select).
+    workload: String,
     /// Where istiod thinks it runs (empty without node locality labels).
     locality: Locality,
     cluster: usize,
@@ -628,22 +631,36 @@ impl World {
         gateway: Option<usize>,
         callees: &[usize],
     ) -> Result<(), BuildError> {
-        let (cluster, locality) = match (pod, gateway) {
-            (Some(p), _) => (self.topology.pods[p].cluster, self.topology.pods[p].locality.clone()),
-            (None, Some(g)) => (self.topology.gateways[g].cluster, self.topology.gateways[g].locality.clone()),
+        let (cluster, locality, workload) = match (pod, gateway) {
+            (Some(p), _) => {
+                let pod = &self.topology.pods[p];
+                (pod.cluster, pod.locality.clone(), self.config.app.services[pod.service].name.clone())
+            }
+            (None, Some(g)) => {
+                let gateway = &self.topology.gateways[g];
+                (gateway.cluster, gateway.locality.clone(), gateway.gateway.clone())
+            }
             (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
         let client = Self::client(&locality);
-        let mut proxy =
-            Proxy { zone, locality, cluster, upstreams: Vec::new(), routes: vec![Vec::new(); self.routes.len()] };
+        let mut proxy = Proxy {
+            zone,
+            workload,
+            locality,
+            cluster,
+            upstreams: Vec::new(),
+            routes: vec![Vec::new(); self.routes.len()],
+        };
         for &service in callees {
             if !proxy.routes[service].is_empty() {
                 continue;
             }
             for subset in self.routes[service].subsets.clone() {
-                let built = self
+                let mut built = self
                     .translate(&client, service, subset.as_deref(), &self.istiod_view)
                     .map_err(BuildError::Istio)?;
+                let service_name = &self.config.app.services[service].name;
+                apply_all(&self.config.istio.envoy_overrides, &proxy.workload, service_name, &mut built.settings);
                 let cluster = UpstreamCluster::new(
                     built.settings,
                     &built.assignment.assignment,
