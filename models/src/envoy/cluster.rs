@@ -241,15 +241,20 @@ impl UpstreamCluster {
         let host = self.resolve(pick)?;
         let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
         if detection.outcome == EjectionOutcome::Ejected {
-            self.health_changed(host, now, rng);
+            self.health_changed(now, rng);
         }
         Some(detection)
     }
 
-    fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, now: SimTime, rng: &mut R) {
-        let level = self.lb.hosts()[host as usize].priority;
-        if self.mergers[level as usize].on_update(now, false) == Delivery::Now {
-            self.deliver(level, rng);
+    /// A host's outlier state changed: like `ClusterImplBase::reloadHealthyHostsHelper`, every
+    /// priority level gets a health-only update (`upstream_impl.cc`), which each level's merger
+    /// delivers now or when its window closes. So an ejection in P0 also opens P1's window, and
+    /// a P1 ejection soon after waits for it.
+    fn health_changed<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) {
+        for level in 0..self.mergers.len() {
+            if self.mergers[level].on_update(now, false) == Delivery::Now {
+                self.deliver(level as u32, rng);
+            }
         }
     }
 
@@ -280,10 +285,11 @@ impl UpstreamCluster {
             _ => None,
         };
         if let Some(report) = &report {
-            let ejected = report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected).map(|d| d.host);
-            let changed: Vec<usize> = report.unejected.iter().copied().chain(ejected).collect();
-            for host in changed {
-                self.health_changed(host as u32, now, rng);
+            // Each host that changed state is its own update: the first of a sweep goes out at
+            // once (if the window allows), the rest are merged.
+            let ejected = report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected).count();
+            for _ in 0..report.unejected.len() + ejected {
+                self.health_changed(now, rng);
             }
         }
         for level in 0..self.mergers.len() {
@@ -436,6 +442,34 @@ mod tests {
         assert_eq!(cluster.next_timer(), Some(ms(3_700)));
         cluster.on_timer(ms(3_700), &mut rng);
         assert_eq!(share_of_level(&mut cluster, 1, &mut rng), 1000);
+    }
+
+    #[test]
+    fn an_ejection_opens_the_merge_window_of_every_priority() {
+        // reloadHealthyHostsHelper updates every priority: ejecting P0's host at 100 ms delivers
+        // P0 and P1 at once and opens both windows, so P1's host, ejected 300 ms later, still
+        // takes P1's traffic until 1.4 s. With a zero window it leaves at once.
+        for (window_ms, delivered_at) in [(1000, ms(1_400)), (0, ms(400))] {
+            let mut rng = RandomStreams::new(6).stream("cluster");
+            let assignment = assignment(&[&[1], &[2, 3], &[4]]);
+            let mut cluster = UpstreamCluster::new(settings(window_ms), &assignment, ms(0), &mut rng);
+            let p0 = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
+            cluster.record(p0, HostResult::Http(503), ms(100), &mut rng);
+            let p1 = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
+            assert_eq!(cluster.hosts()[p1.host as usize].priority, 1);
+            cluster.record(p1, HostResult::Http(503), ms(400), &mut rng);
+            while let Some(t) = cluster.next_timer().filter(|&t| t < delivered_at) {
+                cluster.on_timer(t, &mut rng);
+                assert_eq!(share_of_level(&mut cluster, 1, &mut rng), 1000, "P1 still at 100 % (half healthy: 70)");
+            }
+            assert!(cluster.next_timer().unwrap() >= delivered_at);
+            if window_ms > 0 {
+                cluster.on_timer(delivered_at, &mut rng);
+            }
+            // P1 at 1 of 2 healthy: ⌊140 × 1/2⌋ = 70 % stays, 30 % spills to P2.
+            let p1_share = share_of_level(&mut cluster, 1, &mut rng);
+            assert!((640..760).contains(&p1_share), "{p1_share}");
+        }
     }
 
     #[test]
