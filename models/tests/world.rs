@@ -4,7 +4,7 @@
 
 use models::istio::api::{
     ConnectionPoolSettings, DestinationRule, Failover, HttpRetry, LoadBalancerSettings, LocalityLbSetting,
-    OutlierDetection, Subset, TrafficPolicy,
+    OutlierDetection, SimpleLb, Subset, TrafficPolicy,
 };
 use models::istio::cluster::MeshSettings;
 use models::mesh::app::App;
@@ -437,6 +437,178 @@ fn max_retries_caps_retries_in_flight() {
     // six times over.
     assert!(unlimited > 1_950, "unlimited {unlimited}");
     assert!(capped + 100 < unlimited, "capped {capped} vs unlimited {unlimited}");
+}
+
+/// One region, the gateway in zone k, `replicas` frontend pods in zone j (answering in 1 ms,
+/// calling nothing) behind a DestinationRule with `policy`, and open-loop `rate` requests/s.
+fn frontend_only(replicas: u32, policy: TrafficPolicy, rate: f64) -> MeshConfig {
+    use models::mesh::app::{Delay, Service, Version};
+    let mut config = seed();
+    config.regions =
+        vec![Region { name: "cn-hangzhou".into(), zones: vec!["cn-hangzhou-k".into(), "cn-hangzhou-j".into()] }];
+    config.network.backbone.clear();
+    config.clusters.truncate(1);
+    config.clusters[0].deployments = vec![deployment("frontend", "v1", "cn-hangzhou-j", replicas)];
+    config.app = App {
+        services: vec![Service {
+            name: "frontend".into(),
+            request_bytes: 500,
+            response_bytes: 500,
+            versions: vec![Version {
+                name: "v1".into(),
+                service_time: Delay::Constant(ms(1)),
+                calls: vec![],
+                parallel: false,
+                markers: 0,
+            }],
+        }],
+    };
+    config.istio.destination_rules = vec![DestinationRule {
+        name: "frontend".into(),
+        host: "frontend".into(),
+        traffic_policy: Some(policy),
+        subsets: vec![],
+    }];
+    config.workload = Workload {
+        gateway: "ingressgateway".into(),
+        entry_service: "frontend".into(),
+        start: SimDuration::ZERO,
+        arrivals: Arrivals::Constant { rate },
+        requests: None,
+        user_timeout: None,
+    };
+    config.metrics.share_service = "frontend".into();
+    config
+}
+
+/// A fault on frontend pod `index` from the start.
+fn on_frontend_pod(index: u32, kind: FaultKind) -> Fault {
+    Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::Pod {
+            cluster: "ack-hangzhou".into(),
+            service: "frontend".into(),
+            version: "v1".into(),
+            index,
+        },
+        kind,
+    }
+}
+
+/// The frontend route with these retries.
+fn frontend_retries(retries: HttpRetry) -> Route {
+    Route { host: "frontend".into(), destinations: vec![(None, 100)], timeout: None, retries: Some(retries) }
+}
+
+#[test]
+fn a_failed_connect_fails_every_request_waiting_in_its_pool() {
+    // The frontend's zone is dark: connects time out after 1 s. maxConnections 1 lets each of the
+    // gateway's two workers open only its pool's first connection, so the 25 requests of the
+    // first half second wait in two pools; when each pool's connection times out, every request
+    // waiting there fails with it (`purgePendingStreams`), all by about 1.5 s, rather than each
+    // waiting out a connect timeout of its own in turn.
+    let policy = TrafficPolicy {
+        connection_pool: Some(ConnectionPoolSettings {
+            max_connections: 1,
+            connect_timeout: Some(SimDuration::from_secs(1)),
+            ..ConnectionPoolSettings::default()
+        }),
+        ..TrafficPolicy::default()
+    };
+    let mut config = frontend_only(1, policy, 50.0);
+    config.workload.requests = Some(25);
+    config.istio.routes = vec![frontend_retries(HttpRetry { attempts: 0, ..HttpRetry::default() })];
+    config.faults = vec![Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::Zone("cn-hangzhou-j".into()),
+        kind: FaultKind::Outage,
+    }];
+    config.duration = SimDuration::from_millis(1_600);
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!((m.sent, m.answered, m.failed), (25, 25, 25));
+}
+
+#[test]
+fn least_request_counts_a_request_only_once_its_connection_is_up() {
+    // LEAST_REQUEST over a black-holed pod (its zone is dark) and a healthy one, no outlier
+    // detection, no retries.
+    // rq_active rises when a request is attached to a ready connection (conn_pool_base.cc), so
+    // requests stuck connecting to the black hole never count against it: the two-choice picks
+    // mostly tie and half the requests or more go there and fail. Counting them from the pick
+    // would steer all but the quarter of picks that draw it twice away from it.
+    let policy = TrafficPolicy {
+        connection_pool: Some(ConnectionPoolSettings {
+            connect_timeout: Some(SimDuration::from_secs(1)),
+            ..ConnectionPoolSettings::default()
+        }),
+        load_balancer: Some(LoadBalancerSettings { simple: SimpleLb::LeastRequest, ..LoadBalancerSettings::default() }),
+        ..TrafficPolicy::default()
+    };
+    let mut config = frontend_only(1, policy, 100.0);
+    config.workload.requests = Some(400);
+    config.clusters[0].deployments.push(deployment("frontend", "v1", "cn-hangzhou-k", 1));
+    config.istio.routes = vec![frontend_retries(HttpRetry { attempts: 0, ..HttpRetry::default() })];
+    config.faults = vec![Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::Zone("cn-hangzhou-j".into()),
+        kind: FaultKind::Outage,
+    }];
+    config.duration = SimDuration::from_secs(6);
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!((m.sent, m.answered), (400, 400));
+    // A half from the tied draws, more when the healthy pod is busy (it then loses the tie).
+    let failed = m.failed as f64 / m.sent as f64;
+    assert!((0.45..0.7).contains(&failed), "{} of {} failed", m.failed, m.sent);
+}
+
+#[test]
+fn every_attempt_of_a_request_uses_the_worker_its_connection_landed_on() {
+    // ROUND_ROBIN over a 503ing pod and a healthy one, one retry on 503 without the
+    // previous_hosts predicate, requests 200 ms apart. A retry runs on its request's worker,
+    // whose round-robin index has moved on to the other pod: every retry succeeds. Drawing a
+    // worker per attempt would send a quarter of the requests' retries back to the 503 pod.
+    let policy = TrafficPolicy {
+        load_balancer: Some(LoadBalancerSettings { simple: SimpleLb::RoundRobin, ..LoadBalancerSettings::default() }),
+        ..TrafficPolicy::default()
+    };
+    let mut config = frontend_only(2, policy, 5.0);
+    config.istio.routes = vec![frontend_retries(HttpRetry {
+        attempts: 1,
+        retry_on: Some("503".into()),
+        retry_ignore_previous_hosts: Some(false),
+        ..HttpRetry::default()
+    })];
+    config.faults = vec![on_frontend_pod(0, FaultKind::Respond(503))];
+    config.duration = SimDuration::from_secs(20);
+    let world = run(config);
+    let m = world.metrics();
+    assert_eq!((m.sent, m.failed), (100, 0));
+}
+
+#[test]
+fn requests_waiting_for_new_connections_count_as_pending() {
+    // http1MaxPendingRequests 1 and a new connection per request: a request waits as pending
+    // for its handshake, so with four users at once the second one waiting overflows (local 503,
+    // UO), though maxConnections is unlimited.
+    let pool = |pending: i32| TrafficPolicy {
+        connection_pool: Some(ConnectionPoolSettings {
+            http1_max_pending_requests: pending,
+            max_requests_per_connection: 1,
+            ..ConnectionPoolSettings::default()
+        }),
+        ..TrafficPolicy::default()
+    };
+    let mut config = frontend_only(2, pool(1), 1.0);
+    config.workload.arrivals = Arrivals::Users { users: 4, think_time: SimDuration::ZERO, limit: Some(400) };
+    let world = run(config.clone());
+    assert!(world.metrics().failed > 0, "pending overflows");
+    config.istio.destination_rules[0].traffic_policy = Some(pool(0));
+    assert_eq!(run(config).metrics().failed, 0);
 }
 
 #[test]

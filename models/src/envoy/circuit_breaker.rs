@@ -2,11 +2,14 @@
 //! and retries.
 //!
 //! Follows `source/common/upstream/resource_manager_impl.h` and the router's use of it, with spec
-//! §7: the limits count per client proxy and cluster, shared by its workers. A request over
-//! `max_requests`, or one that would queue past `max_pending_requests`, is refused at once with a
-//! local 503 (flag UO, `x-envoy-overloaded`), which is neither charged to outlier detection nor
-//! retried; a retry over `max_retries` is simply not made. Istio leaves every limit at 2³² − 1
-//! unless a DestinationRule sets it.
+//! §7: the limits count per client proxy and cluster, shared by its workers. Every request
+//! waiting for a connection, a new one being set up included, counts against
+//! `max_pending_requests` (`ConnPoolImplBase::newStreamImpl`); `max_requests` is checked when the
+//! request gets its connection (`attachStreamToClient`); `max_connections` bounds new
+//! connections, except that each worker's pool to a host may always open its first. A request
+//! over a limit is refused with a local 503 (flag UO, `x-envoy-overloaded`), which is neither
+//! charged to outlier detection nor retried; a retry over `max_retries` is simply not made. Istio
+//! leaves every limit at 2³² − 1 unless a DestinationRule sets it.
 
 /// The four limits (`CircuitBreakers.Thresholds`, default priority).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

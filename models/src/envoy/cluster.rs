@@ -14,7 +14,7 @@ use rand::Rng;
 use sim::{SimDuration, SimTime};
 
 use super::circuit_breaker::{CircuitBreaker, Thresholds};
-use super::connection_pool::HostPool;
+use super::connection_pool::{HostPool, PendingStream};
 use super::host_set::{EndpointId, Host, LoadAssignment};
 use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
@@ -74,6 +74,7 @@ pub struct UpstreamCluster {
     /// Requests in flight per host (`rq_active`), shared by the workers.
     active: Vec<u32>,
     breaker: CircuitBreaker,
+    /// Per host, one pool per worker (`host × workers + worker`).
     pools: Vec<HostPool>,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
@@ -99,6 +100,7 @@ impl UpstreamCluster {
         });
         let levels = locality_weights.len().max(1);
         let host_count = hosts.len();
+        let workers = settings.workers.max(1);
         let lb = LoadBalancer::new(settings.lb.clone(), hosts, locality_weights, settings.workers, |_| false, rng);
         let mut cluster = UpstreamCluster {
             mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
@@ -108,7 +110,7 @@ impl UpstreamCluster {
             delivered_ejected: vec![false; host_count],
             active: vec![0; host_count],
             breaker: CircuitBreaker::default(),
-            pools: vec![HostPool::default(); host_count],
+            pools: vec![HostPool::default(); host_count * workers],
             generation: 0,
             index_of: HashMap::new(),
         };
@@ -151,10 +153,31 @@ impl UpstreamCluster {
         (&mut self.breaker, &self.settings.circuit_breakers)
     }
 
-    /// The pooled connections to a picked host, if it is still in the cluster.
-    pub fn pool(&mut self, pick: Pick) -> Option<&mut HostPool> {
+    /// Worker `worker`'s pool of connections to a picked host, if the host is still in the
+    /// cluster.
+    pub fn pool(&mut self, pick: Pick, worker: usize) -> Option<&mut HostPool> {
         let host = self.resolve(pick)?;
-        Some(&mut self.pools[host as usize])
+        let workers = self.lb.worker_count();
+        Some(&mut self.pools[host as usize * workers + worker % workers])
+    }
+
+    /// Worker `worker`'s pool of connections to an endpoint, if it is in the cluster.
+    pub fn pool_of(&mut self, endpoint: EndpointId, worker: usize) -> Option<&mut HostPool> {
+        let host = *self.index_of.get(&endpoint)?;
+        let workers = self.lb.worker_count();
+        Some(&mut self.pools[host as usize * workers + worker % workers])
+    }
+
+    /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
+    /// what can close now.
+    fn drain_pools(&mut self, host: u32) {
+        let workers = self.lb.worker_count();
+        let start = host as usize * workers;
+        for pool in &mut self.pools[start..start + workers] {
+            for _ in 0..pool.drain() {
+                self.breaker.track_connection(false);
+            }
+        }
     }
 
     /// Picks a host for an attempt on `worker`, given the endpoints this request `tried` before
@@ -241,6 +264,7 @@ impl UpstreamCluster {
         let host = self.resolve(pick)?;
         let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
         if detection.outcome == EjectionOutcome::Ejected {
+            self.drain_pools(host);
             self.health_changed(now, rng);
         }
         Some(detection)
@@ -287,8 +311,12 @@ impl UpstreamCluster {
         if let Some(report) = &report {
             // Each host that changed state is its own update: the first of a sweep goes out at
             // once (if the window allows), the rest are merged.
-            let ejected = report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected).count();
-            for _ in 0..report.unejected.len() + ejected {
+            let ejected: Vec<usize> =
+                report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected).map(|d| d.host).collect();
+            for &host in &ejected {
+                self.drain_pools(host as u32);
+            }
+            for _ in 0..report.unejected.len() + ejected.len() {
                 self.health_changed(now, rng);
             }
         }
@@ -303,8 +331,15 @@ impl UpstreamCluster {
 
     /// Applies an EDS update at `now`: hosts that stay keep their outlier state, requests in
     /// flight and connections; hosts that left lose them; the load balancers learn at once (a
-    /// membership change is never merged).
-    pub fn update_assignment<R: Rng + ?Sized>(&mut self, assignment: &LoadAssignment, now: SimTime, rng: &mut R) {
+    /// membership change is never merged). Returns the streams that were waiting for a
+    /// connection to a host that left: they fail as the refused connect that follows would
+    /// fail them.
+    pub fn update_assignment<R: Rng + ?Sized>(
+        &mut self,
+        assignment: &LoadAssignment,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Vec<PendingStream> {
         let (hosts, locality_weights) = assignment.flatten();
         let old_index: Vec<Option<usize>> =
             hosts.iter().map(|h| self.index_of.get(&h.endpoint).map(|&i| i as usize)).collect();
@@ -312,14 +347,22 @@ impl UpstreamCluster {
             detector.remap_hosts(&old_index);
         }
         self.active = old_index.iter().map(|i| i.map_or(0, |i| self.active[i])).collect();
+        let workers = self.lb.worker_count();
         let mut old_pools = std::mem::take(&mut self.pools);
-        self.pools =
-            old_index.iter().map(|i| i.map(|i| std::mem::take(&mut old_pools[i])).unwrap_or_default()).collect();
-        // Idle connections to departed hosts close now; busy ones close when their request ends.
+        self.pools = old_index
+            .iter()
+            .flat_map(|i| (0..workers).map(move |w| i.map(|i| i * workers + w)))
+            .map(|slot| slot.map(|s| std::mem::take(&mut old_pools[s])).unwrap_or_default())
+            .collect();
+        // Idle and connecting connections to departed hosts close now; busy ones close when
+        // their request ends.
+        let mut orphaned = Vec::new();
         for pool in &mut old_pools {
-            for _ in 0..pool.close_idle() {
+            let (closed, waiting) = pool.close();
+            for _ in 0..closed {
                 self.breaker.track_connection(false);
             }
+            orphaned.extend(waiting);
         }
         let detector = &self.detector;
         self.delivered_ejected = (0..hosts.len()).map(|h| detector.as_ref().is_some_and(|d| d.is_ejected(h))).collect();
@@ -332,6 +375,7 @@ impl UpstreamCluster {
         self.lb.set_hosts(hosts, locality_weights, |h| delivered[h as usize], rng);
         self.generation += 1;
         self.index_endpoints();
+        orphaned
     }
 }
 
@@ -470,6 +514,31 @@ mod tests {
             let p1_share = share_of_level(&mut cluster, 1, &mut rng);
             assert!((640..760).contains(&p1_share), "{p1_share}");
         }
+    }
+
+    #[test]
+    fn an_ejection_drains_the_hosts_pools_on_every_worker() {
+        // cluster_manager_impl.cc: an ejection posts a health failure to the workers, which
+        // drain the host's pools (`drainConnPools(DrainExistingConnections)`): idle connections
+        // close at once, so the first requests after its return pay a new handshake.
+        let mut rng = RandomStreams::new(7).stream("cluster");
+        let mut settings = settings(0);
+        settings.max_requests_per_connection = None;
+        let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1], &[2]]), ms(0), &mut rng);
+        let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
+        for (worker, id) in [(0, 1), (1, 2)] {
+            let pool = cluster.pool(pick, worker).unwrap();
+            pool.wait(PendingStream(id, 0));
+            pool.start_connecting(id);
+            pool.connected(id);
+            pool.release(1, None, false);
+            cluster.breaker().0.track_connection(true);
+        }
+        assert_eq!(cluster.breaker().0.connections(), 2);
+        cluster.record(pick, HostResult::Http(503), ms(100), &mut rng);
+        assert_eq!(cluster.breaker().0.connections(), 0);
+        assert_eq!(cluster.pool(pick, 0).unwrap().take_idle(), None);
+        assert_eq!(cluster.pool(pick, 1).unwrap().take_idle(), None);
     }
 
     #[test]

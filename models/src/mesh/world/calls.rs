@@ -21,9 +21,12 @@ impl World {
         };
         let upstream = self.proxies[proxy].routes[service][destination];
         let timeout = route.timeout;
+        let workers = self.config.istio.proxy_concurrency.max(1) as u64;
+        let worker = (self.streams.balancing.next_u64() % workers) as usize;
         let call = Call {
             proxy,
             upstream,
+            worker,
             parent,
             key,
             retries: 0,
@@ -41,108 +44,201 @@ impl World {
         self.start_attempt(index, serial, s);
     }
 
-    /// The service a call goes to.
-    pub(super) fn service_of(&self, call: &Call) -> usize {
-        self.proxies[call.proxy].upstreams[call.upstream].service
-    }
-
     pub(super) fn start_attempt(&mut self, index: u32, serial: u32, s: &mut Scheduler<Event>) {
-        let now = s.now();
         let Some(call) = self.calls.get_mut(index, serial) else { return };
-        let call = call.clone();
-        let policy = &self.routes[self.service_of(&call)].retry;
+        let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
+        let (tried, tried_count) = (call.tried, call.tried_count);
+        let policy = &self.routes[self.proxies[proxy].upstreams[upstream].service].retry;
         let (selection, per_try) = (policy.host_selection(), policy.per_try_timeout);
-        let proxy_zone = self.proxies[call.proxy].zone;
-        let workers = self.config.istio.proxy_concurrency.max(1) as u64;
-        let worker = (self.streams.balancing.next_u64() % workers) as usize;
-        let upstream = &mut self.proxies[call.proxy].upstreams[call.upstream];
-        let (breaker, limits) = upstream.cluster.breaker();
-        if !breaker.request_admitted(limits) {
-            return self.end_call(index, serial, 503, 0, s);
-        }
-        let tried = &call.tried[..call.tried_count];
-        let Some(pick) = upstream.cluster.choose_host(worker, tried, selection, &mut self.streams.balancing) else {
+        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        let Some(pick) = cluster.choose_host(worker, &tried[..tried_count], selection, &mut self.streams.balancing)
+        else {
             return self.after_try(index, serial, TryOutcome::NoHealthyUpstream, 503, 0, s);
         };
-        let pod = pick.endpoint.0 as usize;
-        let (breaker, limits) = upstream.cluster.breaker();
-        let may_open = breaker.connection_admitted(limits);
-        let pending_ok = breaker.pending_admitted(limits);
-        let grant = upstream.cluster.pool(pick).expect("just picked").acquire(may_open);
-        let Some(grant) = grant else {
-            if !pending_ok {
-                return self.end_call(index, serial, 503, 0, s);
-            }
-            upstream.cluster.breaker().0.track_pending(true);
-            upstream.pending.push_back((index, serial));
-            return;
-        };
-        upstream.cluster.request_started(pick);
-        upstream.cluster.breaker().0.track_request(true);
-        if grant == ConnectionGrant::Open {
-            upstream.cluster.breaker().0.track_connection(true);
+        if let Some(carried) = cluster.pool(pick, worker).expect("just picked").take_idle() {
+            // An idle connection: the request is attached at once.
+            self.begin_attempt(index, serial, pick, per_try, s);
+            return self.attach(index, serial, carried, false, s);
         }
-        let connect_timeout = upstream.cluster.settings().connect_timeout;
-        // Only the first fault's pods are marked, when it starts.
-        if self.pods[pod].faulted {
-            self.metrics.last_attempt_to_faulted = Some(now);
+        let (breaker, limits) = self.proxies[proxy].upstreams[upstream].cluster.breaker();
+        if !breaker.pending_admitted(limits) {
+            // upstream_rq_pending_overflow: a local 503 (UO), neither charged nor retried.
+            return self.end_call(index, serial, 503, 0, s);
         }
+        breaker.track_pending(true);
+        let generation = self.begin_attempt(index, serial, pick, per_try, s);
+        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        cluster.pool(pick, worker).expect("just picked").wait(PendingStream(index, generation));
+        self.open_connections(proxy, upstream, worker, pick.endpoint, s);
+    }
+
+    /// Records the call's new attempt on `pick` (waiting for a connection) and arms its
+    /// per-try timeout; returns the attempt's generation.
+    fn begin_attempt(
+        &mut self,
+        index: u32,
+        serial: u32,
+        pick: Pick,
+        per_try: Option<SimDuration>,
+        s: &mut Scheduler<Event>,
+    ) -> u32 {
         let generation = s.events_handled() as u32;
-        let carried = match grant {
-            ConnectionGrant::Reused { carried } => carried + 1,
-            ConnectionGrant::Open => 1,
-        };
         let per_try_timeout = per_try.map(|t| s.schedule_in(t, Event::TryTimeout(index, generation)));
-        let call = self.calls.get_mut(index, serial).expect("checked above");
+        let call = self.calls.get_mut(index, serial).expect("a live call");
         if call.tried_count < call.tried.len() {
             call.tried[call.tried_count] = pick.endpoint;
             call.tried_count += 1;
         }
-        call.attempt = Some(Attempt { pick, pod, carried, generation, per_try_timeout });
-        let (proxy, upstream) = (call.proxy, call.upstream);
-        let pod_zone = self.topology.pods[pod].zone;
+        let pod = pick.endpoint.0 as usize;
+        call.attempt = Some(Attempt { pick, pod, carried: 0, generation, per_try_timeout });
+        // Only the first fault's pods are marked, when it starts.
+        if self.pods[pod].faulted {
+            self.metrics.last_attempt_to_faulted = Some(s.now());
+        }
+        generation
+    }
+
+    /// The call's waiting attempt gets a ready connection that has carried `carried` requests
+    /// (`attachStreamToClient`): over the cluster's `max_requests` it fails with a local 503 (UO)
+    /// and the connection stays ready; otherwise the request counts as active on its host and
+    /// goes out. `was_pending`: it waited in the pool (and counted as pending).
+    fn attach(&mut self, index: u32, serial: u32, carried: u32, was_pending: bool, s: &mut Scheduler<Event>) {
+        let now = s.now();
+        let Some(call) = self.calls.get_mut(index, serial) else { return };
+        let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
+        let Some(attempt) = call.attempt.as_mut() else { return };
+        attempt.carried = carried + 1;
+        let (pick, pod, generation) = (attempt.pick, attempt.pod, attempt.generation);
+        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        let (breaker, limits) = cluster.breaker();
+        if was_pending {
+            breaker.track_pending(false);
+        }
+        if !breaker.request_admitted(limits) {
+            if let Some(pool) = cluster.pool(pick, worker) {
+                pool.put_back(carried);
+            }
+            let call = self.calls.get_mut(index, serial).expect("checked above");
+            if let Some(handle) = call.attempt.take().and_then(|a| a.per_try_timeout) {
+                s.cancel(handle);
+            }
+            return self.end_call(index, serial, 503, 0, s);
+        }
+        breaker.track_request(true);
+        cluster.request_started(pick);
+        self.connect_succeeded(proxy, upstream, pick, s);
+        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
         let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
-        let send_at = if grant == ConnectionGrant::Open {
-            // The SYN is dropped (security group, lost, dead zone) or no one is home → connect
-            // timeout; a deleted or refusing pod → RST after a round trip.
-            let blocked = self.topology.is_blocked(self.proxies[proxy].cluster, self.topology.pods[pod].cluster);
+        match self.transmit(proxy_zone, pod_zone, request_bytes, now) {
+            Delivery::At(arrival) => {
+                s.schedule_at(arrival, Event::RequestArrives(index, generation));
+            }
+            Delivery::Dropped => {
+                s.schedule_at(now + RETRANSMISSION_TIMEOUT, Event::Reset(index, generation));
+            }
+            Delivery::Vanishes => {}
+        }
+    }
+
+    /// Opens connections in worker `worker`'s pool to `endpoint` while its waiting streams want
+    /// more than are connecting, as `max_connections` allows (a pool with no connection may
+    /// always open one). Each connection's fate is decided now: the SYN dropped (security
+    /// group, loss, a dead zone) or no one home → connect timeout; a deleted or refusing pod →
+    /// RST after a round trip; otherwise up after the handshakes.
+    fn open_connections(
+        &mut self,
+        proxy: usize,
+        upstream: usize,
+        worker: usize,
+        endpoint: EndpointId,
+        s: &mut Scheduler<Event>,
+    ) {
+        let now = s.now();
+        let pod = endpoint.0 as usize;
+        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
+        let blocked = self.topology.is_blocked(self.proxies[proxy].cluster, self.topology.pods[pod].cluster);
+        loop {
+            let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+            let (breaker, limits) = cluster.breaker();
+            let may_open = breaker.connection_admitted(limits);
+            let connect_timeout = cluster.settings().connect_timeout;
+            let Some(pool) = cluster.pool_of(endpoint, worker) else { return };
+            if pool.connections_wanted() == 0 || !(may_open || pool.is_unconnected()) {
+                return;
+            }
+            let (connection, serial) = self.connections.insert(Connecting { proxy, upstream, worker, endpoint });
+            pool.start_connecting(connection);
+            cluster.breaker().0.track_connection(true);
             let syn_arrives =
                 !blocked && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_));
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
             let round_trip = one_way + one_way;
             if !syn_arrives || self.pods[pod].down {
-                s.schedule_in(connect_timeout, Event::ConnectFailed(index, generation, true));
-                return;
+                s.schedule_in(connect_timeout, Event::ConnectionFailed(connection, serial, true));
+            } else if !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse {
+                s.schedule_in(round_trip, Event::ConnectionFailed(connection, serial, false));
+            } else {
+                let handshakes = u64::from(self.config.network.handshake_round_trips);
+                let up = SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes));
+                s.schedule_in(up, Event::ConnectionUp(connection, serial));
             }
-            if !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse {
-                s.schedule_in(round_trip, Event::ConnectFailed(index, generation, false));
-                return;
-            }
-            let handshakes = u64::from(self.config.network.handshake_round_trips);
-            let connected = now + SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes));
-            if self.proxies[proxy].upstreams[upstream].cluster.reports_connect_success() {
-                s.schedule_at(connected, Event::Connected(index, generation));
-            }
-            connected
-        } else {
-            self.connect_succeeded(proxy, upstream, pick, s);
-            now
+        }
+    }
+
+    /// A new connection came up: it serves the pool's oldest waiting stream, or waits idle.
+    pub(super) fn connection_up(&mut self, index: u32, serial: u32, s: &mut Scheduler<Event>) {
+        let Some(c) = self.connections.remove(index, serial) else { return };
+        let cluster = &mut self.proxies[c.proxy].upstreams[c.upstream].cluster;
+        // Unknown to the pool: closed meanwhile (drained, or its host left).
+        let Some(Some(stream)) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connected(index)) else {
+            return;
         };
-        match self.transmit(proxy_zone, pod_zone, request_bytes, send_at) {
-            Delivery::At(arrival) => {
-                s.schedule_at(arrival, Event::RequestArrives(index, generation));
+        if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
+            self.attach(stream.0, call_serial, 0, true, s);
+        }
+    }
+
+    /// A new connection failed: every stream waiting in its pool fails with it
+    /// (`purgePendingStreams`), each charged to the host and retried as its route says.
+    pub(super) fn connection_failed(&mut self, index: u32, serial: u32, timed_out: bool, s: &mut Scheduler<Event>) {
+        let Some(c) = self.connections.remove(index, serial) else { return };
+        let cluster = &mut self.proxies[c.proxy].upstreams[c.upstream].cluster;
+        let Some(purged) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connect_failed(index)) else {
+            return;
+        };
+        cluster.breaker().0.track_connection(false);
+        let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
+        for stream in purged {
+            self.proxies[c.proxy].upstreams[c.upstream].cluster.breaker().0.track_pending(false);
+            if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
+                self.close_attempt(stream.0, call_serial, Some(result), true, s);
+                self.after_try(stream.0, call_serial, TryOutcome::ConnectFailure, 503, 0, s);
             }
-            Delivery::Dropped => {
-                s.schedule_at(send_at + RETRANSMISSION_TIMEOUT, Event::Reset(index, generation));
+        }
+    }
+
+    /// Streams that waited for a connection to a host that left the cluster: they fail as the
+    /// refused connect that would follow fails them, and are retried as their route says.
+    pub(super) fn fail_orphaned(
+        &mut self,
+        streams: Vec<PendingStream>,
+        proxy: usize,
+        upstream: usize,
+        s: &mut Scheduler<Event>,
+    ) {
+        for stream in streams {
+            self.proxies[proxy].upstreams[upstream].cluster.breaker().0.track_pending(false);
+            if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
+                self.close_attempt(stream.0, call_serial, Some(HostResult::ConnectFailed), true, s);
+                self.after_try(stream.0, call_serial, TryOutcome::ConnectFailure, 503, 0, s);
             }
-            Delivery::Vanishes => {}
         }
     }
 
     /// An attempt of `proxy`'s `upstream` cluster got its connection, new or pooled: Envoy's
     /// router reports `LocalOriginConnectSuccess` (`UpstreamRequest::onPoolReady`), which in
     /// split mode resets the host's consecutive local-origin failures.
-    pub(super) fn connect_succeeded(&mut self, proxy: usize, upstream: usize, pick: Pick, s: &mut Scheduler<Event>) {
+    fn connect_succeeded(&mut self, proxy: usize, upstream: usize, pick: Pick, s: &mut Scheduler<Event>) {
         let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
         if cluster.reports_connect_success() {
             cluster.record(pick, HostResult::ConnectSuccess, s.now(), &mut self.streams.outlier);
@@ -159,7 +255,8 @@ impl World {
         Some((serial, attempt))
     }
 
-    /// Ends the current attempt: releases its connection and counts, charges its result.
+    /// Ends the current attempt: charges its result to the host, then gives up its place in
+    /// the pool's queue, or releases its connection (which may serve a waiting stream next).
     pub(super) fn close_attempt(
         &mut self,
         index: u32,
@@ -172,34 +269,45 @@ impl World {
         self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let Some(attempt) = call.attempt.take() else { return };
-        let (proxy, upstream_index) = (call.proxy, call.upstream);
+        let (proxy, upstream_index, worker) = (call.proxy, call.upstream, call.worker);
         if let Some(handle) = attempt.per_try_timeout {
             s.cancel(handle);
         }
-        let upstream = &mut self.proxies[proxy].upstreams[upstream_index];
-        upstream.cluster.request_finished(attempt.pick);
-        upstream.cluster.breaker().0.track_request(false);
-        let max_per_connection = upstream.cluster.settings().max_requests_per_connection;
-        let closed = upstream
-            .cluster
-            .pool(attempt.pick)
-            .map(|pool| pool.release(attempt.carried, max_per_connection, connection_failed))
-            .unwrap_or(true);
-        if closed {
-            upstream.cluster.breaker().0.track_connection(false);
-        }
+        let cluster = &mut self.proxies[proxy].upstreams[upstream_index].cluster;
+        // The router charges the host before the stream closes; an ejection drains the pools.
         if let Some(result) = result
-            && let Some(detection) = upstream.cluster.record(attempt.pick, result, now, &mut self.streams.outlier)
+            && let Some(detection) = cluster.record(attempt.pick, result, now, &mut self.streams.outlier)
             && detection.outcome == EjectionOutcome::Ejected
         {
             self.metrics.ejection(now);
         }
-        self.rearm(proxy, upstream_index, s);
-        // A freed connection or slot lets a waiting call go.
-        if let Some((waiting, waiting_serial)) = self.proxies[proxy].upstreams[upstream_index].pending.pop_front() {
-            self.proxies[proxy].upstreams[upstream_index].cluster.breaker().0.track_pending(false);
-            self.start_attempt(waiting, waiting_serial, s);
+        let cluster = &mut self.proxies[proxy].upstreams[upstream_index].cluster;
+        if attempt.carried == 0 {
+            let stream = PendingStream(index, attempt.generation);
+            if cluster.pool(attempt.pick, worker).is_some_and(|pool| pool.stop_waiting(stream)) {
+                cluster.breaker().0.track_pending(false);
+            }
+        } else {
+            cluster.request_finished(attempt.pick);
+            cluster.breaker().0.track_request(false);
+            let max_per_connection = cluster.settings().max_requests_per_connection;
+            let released = cluster
+                .pool(attempt.pick, worker)
+                .map_or(Released::Closed, |pool| pool.release(attempt.carried, max_per_connection, connection_failed));
+            match released {
+                Released::Closed => {
+                    cluster.breaker().0.track_connection(false);
+                    self.open_connections(proxy, upstream_index, worker, attempt.pick.endpoint, s);
+                }
+                Released::Reused(stream, carried) => {
+                    if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
+                        self.attach(stream.0, call_serial, carried, true, s);
+                    }
+                }
+                Released::Idle => {}
+            }
         }
+        self.rearm(proxy, upstream_index, s);
     }
 
     /// After a try ended with `outcome`: retry after a backoff, or end the call.

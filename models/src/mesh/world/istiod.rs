@@ -83,11 +83,12 @@ impl World {
             let built = self
                 .translate(&client, service, subset.as_deref(), &view)
                 .expect("the same translation succeeded at build time");
-            self.proxies[proxy].upstreams[upstream].cluster.update_assignment(
+            let orphaned = self.proxies[proxy].upstreams[upstream].cluster.update_assignment(
                 &built.assignment.assignment,
                 s.now(),
                 &mut self.streams.outlier,
             );
+            self.fail_orphaned(orphaned, proxy, upstream, s);
             self.rearm(proxy, upstream, s);
         }
     }

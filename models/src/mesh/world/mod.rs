@@ -30,7 +30,7 @@ use super::metrics::Metrics;
 use super::network::Transit;
 use super::topology::{ConfigError, Path, Topology};
 use crate::envoy::cluster::{Pick, UpstreamCluster};
-use crate::envoy::connection_pool::ConnectionGrant;
+use crate::envoy::connection_pool::{PendingStream, Released};
 use crate::envoy::host_set::{EdsHealth, EndpointId};
 use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
@@ -76,10 +76,10 @@ pub enum Event {
     UserGivesUp(u32, u32),
     /// A call makes its next attempt (after a retry backoff, or at once).
     AttemptStarts(u32, u32),
-    /// A connection attempt failed: refused (`false`) or timed out (`true`).
-    ConnectFailed(u32, u32, bool),
-    /// An attempt's new connection is up (reported to split-mode outlier detection only).
-    Connected(u32, u32),
+    /// A new connection (index, serial) is up.
+    ConnectionUp(u32, u32),
+    /// A new connection (index, serial) failed: refused (`false`) or timed out (`true`).
+    ConnectionFailed(u32, u32, bool),
     /// An attempt's request reached its pod.
     RequestArrives(u32, u32),
     /// The connection was reset under an attempt.
@@ -171,7 +171,7 @@ enum Parent {
 struct Attempt {
     pick: Pick,
     pod: usize,
-    /// Requests the connection has carried, this one included.
+    /// Requests its connection has carried, this one included; 0 while it waits for one.
     carried: u32,
     /// The generation events of this attempt carry.
     generation: u32,
@@ -191,6 +191,9 @@ struct DrawKey {
 struct Call {
     proxy: usize,
     upstream: usize,
+    /// The proxy worker whose load balancer and connection pools serve every attempt: the
+    /// worker the downstream connection landed on.
+    worker: usize,
     parent: Parent,
     /// The user request served, and the attempt of the job that made the call (0 for the user's).
     key: DrawKey,
@@ -217,6 +220,15 @@ struct Job {
     outstanding: u32,
     markers: u32,
     calls_ok: bool,
+}
+
+/// A connection being established, and whose pool it belongs to.
+#[derive(Clone, Copy, Debug)]
+struct Connecting {
+    proxy: usize,
+    upstream: usize,
+    worker: usize,
+    endpoint: EndpointId,
 }
 
 /// A user request.
@@ -259,7 +271,6 @@ struct ProxyUpstream {
     subset: Option<String>,
     cluster: UpstreamCluster,
     timer: Option<(SimTime, EventHandle)>,
-    pending: VecDeque<(u32, u32)>,
 }
 
 /// An Envoy: a gateway replica or a pod's sidecar.
@@ -316,6 +327,7 @@ pub struct World {
     callees: Vec<Vec<Vec<usize>>>,
     pods: Vec<PodState>,
     calls: Slab<Call>,
+    connections: Slab<Connecting>,
     jobs: Slab<Job>,
     users: Slab<UserRequest>,
     streams: Streams,
@@ -448,6 +460,7 @@ impl World {
                 })
                 .collect(),
             calls: Slab::new(),
+            connections: Slab::new(),
             jobs: Slab::new(),
             users: Slab::new(),
             streams: Streams {
@@ -668,7 +681,7 @@ impl World {
                     &mut self.streams.outlier,
                 );
                 proxy.routes[service].push(proxy.upstreams.len());
-                proxy.upstreams.push(ProxyUpstream { service, subset, cluster, timer: None, pending: VecDeque::new() });
+                proxy.upstreams.push(ProxyUpstream { service, subset, cluster, timer: None });
             }
         }
         self.proxies.push(proxy);
@@ -738,20 +751,8 @@ impl Model for World {
             }
             Event::UserGivesUp(request, serial) => self.user_gives_up(request, serial, s),
             Event::AttemptStarts(index, serial) => self.start_attempt(index, serial, s),
-            Event::ConnectFailed(index, generation, timed_out) => {
-                let Some((serial, _)) = self.current_attempt(index, generation) else { return };
-                let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
-                self.close_attempt(index, serial, Some(result), true, s);
-                self.after_try(index, serial, TryOutcome::ConnectFailure, 503, 0, s);
-            }
-            Event::Connected(index, generation) => {
-                if let Some((serial, attempt)) = self.current_attempt(index, generation)
-                    && let Some(call) = self.calls.get_mut(index, serial)
-                {
-                    let (proxy, upstream) = (call.proxy, call.upstream);
-                    self.connect_succeeded(proxy, upstream, attempt.pick, s);
-                }
-            }
+            Event::ConnectionUp(index, serial) => self.connection_up(index, serial, s),
+            Event::ConnectionFailed(index, serial, timed_out) => self.connection_failed(index, serial, timed_out, s),
             Event::RequestArrives(index, generation) => self.request_arrives(index, generation, s),
             Event::Reset(index, generation) => {
                 let Some((serial, _)) = self.current_attempt(index, generation) else { return };
