@@ -4,6 +4,7 @@
 pub mod check;
 pub mod columns;
 pub mod compare;
+pub mod fidelity;
 pub mod fuzz;
 pub mod input;
 pub mod output;

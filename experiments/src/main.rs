@@ -8,6 +8,7 @@
 //!     meshsim merge DIR... --out DIR
 //!     meshsim plot DIR --x KNOB [--y METRIC] [--by KNOB | --heatmap KNOB]
 //!     meshsim plot DIR --cdf POINT[,POINT...]
+//!     meshsim envoy-config FILE --out DIR [--listener-port P] [--admin-port P] [--pod-port P]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use experiments::sweep::plan::Plan;
 use experiments::sweep::runner::{SweepOptions, run_sweep};
 use experiments::sweep::shard::Shard;
 use experiments::sweep::table::RunsTable;
-use experiments::{check, columns::MetricColumns, compare, output, plot, run, scenario, sweep};
+use experiments::{check, columns::MetricColumns, compare, fidelity, output, plot, run, scenario, sweep};
 
 #[derive(Parser)]
 #[command(name = "meshsim", version, about = "Predict failover and traffic splits of a multi-region Istio mesh")]
@@ -107,6 +108,24 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the Envoy bootstrap meshsim's Istio translation gives the scenario's gateway, and
+    /// the fake pods' plan, for the fidelity harness (experiments/fidelity).
+    EnvoyConfig {
+        /// The scenario file (YAML), of the harness's subset.
+        file: PathBuf,
+        /// Where envoy.json, pods.json and Envoy's logs go.
+        #[arg(long)]
+        out: PathBuf,
+        /// Envoy's listener port on 127.0.0.1.
+        #[arg(long, default_value_t = 18000)]
+        listener_port: u16,
+        /// Envoy's admin port on 127.0.0.1.
+        #[arg(long, default_value_t = 18001)]
+        admin_port: u16,
+        /// The fake pods' port (each on its own 127.0.0.x).
+        #[arg(long, default_value_t = 18080)]
+        pod_port: u16,
+    },
     /// Redraw a sweep's plots from its points.csv.
     Plot {
         /// The sweep's output folder.
@@ -148,6 +167,13 @@ fn main() -> ExitCode {
         Command::Check { .. } => unreachable!("handled above"),
         Command::Compare { a, b, replications, seed, format } => compare_command(&a, &b, replications, seed, format),
         Command::Merge { dirs, out } => sweep::merge::merge(&dirs, &out).map(|written| print_written(&written)),
+        Command::EnvoyConfig { file, out, listener_port, admin_port, pod_port } => {
+            let ports = fidelity::Ports { listener: listener_port, admin: admin_port, pods: pod_port };
+            scenario::load(&file).and_then(|s| {
+                let work = std::path::absolute(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+                fidelity::export(&s, ports, &work, &out)
+            })
+        }
         Command::Plot { dir, x, y, by, heatmap, cdf } => match x {
             Some(x) => plot_command(&dir, &x, &y, by, heatmap),
             None => cdf_command(&dir, &cdf),

@@ -252,7 +252,7 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
                 })
                 .collect();
             format!(
-                "{{\"seed\":{},\"requests\":{},\"failed\":{},\"unanswered\":{},\"error_rate\":{},\"markers\":{},\"latency_ms\":{{\"p50\":{},\"p95\":{},\"p99\":{}}},\"time_to_first_ejection_s\":{},\"time_to_shift_s\":{},\"time_to_recover_slo_s\":{},\"failback_s\":{},\"ejections\":{},\"shares\":[{}],\"backbone\":[{}]}}",
+                "{{\"seed\":{},\"requests\":{},\"failed\":{},\"unanswered\":{},\"error_rate\":{},\"markers\":{},\"latency_ms\":{{\"p50\":{},\"p95\":{},\"p99\":{}}},\"time_to_first_ejection_s\":{},\"time_to_shift_s\":{},\"time_to_recover_slo_s\":{},\"failback_s\":{},\"ejections\":{},\"retries\":{},\"shares\":[{}],\"backbone\":[{}]}}",
                 s.seed,
                 s.requests,
                 s.failed,
@@ -267,6 +267,7 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
                 json_number(s.time_to_recover_slo),
                 json_number(s.failback),
                 s.ejections,
+                s.retries,
                 shares.join(","),
                 backbone.join(",")
             )

@@ -61,6 +61,21 @@ pub fn route_policy(retries: Option<&HttpRetry>, version: IstioVersion) -> Resul
     Ok(policy)
 }
 
+/// The `retry_on` string Istio writes into the route (`parseRetryOn`, `ConvertPolicy`): the
+/// conditions without the status codes, plus `retriable-status-codes` when codes were given.
+pub fn retry_on_text(retries: Option<&HttpRetry>) -> String {
+    let Some(text) = retries.and_then(|r| r.retry_on.as_deref()) else { return DEFAULT_RETRY_ON.to_owned() };
+    let conditions: Vec<&str> = text.split(',').filter(|t| t.parse::<u16>().is_err()).collect();
+    let mut out = conditions.join(",");
+    if conditions.len() < text.split(',').count() && !conditions.contains(&"retriable-status-codes") {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str("retriable-status-codes");
+    }
+    out
+}
+
 /// `parseRetryOn`: Envoy condition names set flags; numbers become retriable status codes (and
 /// switch `retriable-status-codes` on). Entries are split at commas and not trimmed, as Istio's
 /// validation (`validateHTTPRetry`) rejects anything that is neither a condition nor a status.
@@ -148,6 +163,14 @@ mod tests {
             route_policy(Some(&HttpRetry { attempts: 2, ..HttpRetry::default() }), IstioVersion::DEFAULT).unwrap();
         assert_eq!(default.previous_priorities, None);
         assert!(default.previous_hosts);
+    }
+
+    #[test]
+    fn the_retry_on_string_leaves_status_codes_to_their_own_field() {
+        let with = |text: &str| HttpRetry { attempts: 2, retry_on: Some(text.into()), ..HttpRetry::default() };
+        assert_eq!(retry_on_text(None), DEFAULT_RETRY_ON);
+        assert_eq!(retry_on_text(Some(&with("gateway-error,503"))), "gateway-error,retriable-status-codes");
+        assert_eq!(retry_on_text(Some(&with("5xx"))), "5xx");
     }
 
     #[test]

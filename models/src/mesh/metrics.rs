@@ -80,6 +80,8 @@ pub struct Metrics {
     pub first_ejection: Option<SimTime>,
     /// Ejections in all.
     pub ejections: u64,
+    /// Retries made by all proxies (Envoy's `upstream_rq_retry`).
+    pub retries: u64,
     /// When the last attempt went to a pod in a locality a fault hit.
     pub last_attempt_to_faulted: Option<SimTime>,
     /// When a pod the first fault hit first answered successfully after the fault ended.
@@ -105,6 +107,7 @@ impl Metrics {
             shares: Vec::new(),
             first_ejection: None,
             ejections: 0,
+            retries: 0,
             last_attempt_to_faulted: None,
             first_answer_after_fault: None,
             backbone_bytes: vec![0; links],

@@ -36,6 +36,8 @@ pub struct RunSummary {
     pub split: Option<(String, f64, f64, f64, f64, f64)>,
     /// Ejections by any proxy.
     pub ejections: u64,
+    /// Retries made by any proxy.
+    pub retries: u64,
     /// Share-service answers: `(zone, version, count, fraction)`.
     pub shares: Vec<(String, String, u64, f64)>,
     /// Backbone link directions: `(name, bytes, mean Mbps, peak window Mbps, drops,
@@ -136,6 +138,7 @@ impl RunSummary {
                 (region, expected, observed, low, high, observed - expected)
             }),
             ejections: m.ejections,
+            retries: m.retries,
             shares,
             backbone,
         }

@@ -330,6 +330,7 @@ impl World {
         // A retry over the cluster's max_retries is simply not made (`upstream_rq_retry_overflow`).
         if policy.should_retry(outcome, retries) && breaker.retry_admitted(limits) {
             breaker.track_retry(true);
+            self.metrics.retries += 1;
             let backoff = policy.backoff(retries + 1, &mut self.streams.retries);
             let call = self.calls.get_mut(index, serial).expect("checked");
             call.retries += 1;
