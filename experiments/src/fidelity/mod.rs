@@ -76,8 +76,8 @@ pub fn check_subset(scenario: &Scenario) -> Result<(), String> {
 }
 
 /// `case.json`: what the load driver needs — the run's length, the open-loop rate and request
-/// count, the user's timeout, Envoy's worker count, and when the first fault starts (seconds
-/// from the first request).
+/// count, the user's timeout, Envoy's worker count, and when the first fault starts and ends
+/// (seconds from the first request).
 fn case_json(scenario: &Scenario, pods: &[pods::FakePod]) -> String {
     let config = &scenario.config;
     let rate = match config.workload.arrivals {
@@ -85,20 +85,21 @@ fn case_json(scenario: &Scenario, pods: &[pods::FakePod]) -> String {
         _ => unreachable!("subset checked"),
     };
     let start = config.workload.start;
-    let first_fault = pods.iter().flat_map(|p| p.faults.iter().map(|f| f.0)).reduce(f64::min);
+    let first = pods.iter().flat_map(|p| p.faults.iter()).find(|f| f.first);
     let requests = config
         .workload
         .requests
         .unwrap_or(u64::MAX)
         .min(((config.duration.as_secs_f64() - start.as_secs_f64()).max(0.0) * rate).ceil() as u64);
     format!(
-        "{{\"name\":{},\"duration_s\":{},\"rate\":{},\"requests\":{requests},\"user_timeout_s\":{},\"workers\":{},\"first_fault_s\":{}}}\n",
+        "{{\"name\":{},\"duration_s\":{},\"rate\":{},\"requests\":{requests},\"user_timeout_s\":{},\"workers\":{},\"first_fault_s\":{},\"first_fault_end_s\":{}}}\n",
         json_string(&scenario.name),
         json_number(Some(config.duration.as_secs_f64() - start.as_secs_f64())),
         json_number(Some(rate)),
         json_number(config.workload.user_timeout.map(|t| t.as_secs_f64())),
         config.istio.proxy_concurrency,
-        json_number(first_fault)
+        json_number(first.map(|f| f.at)),
+        json_number(first.and_then(|f| f.until))
     )
 }
 

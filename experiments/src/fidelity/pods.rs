@@ -24,8 +24,22 @@ pub struct FakePod {
     pub version: String,
     /// Mean service time in seconds, and whether exponential (else constant).
     pub service_time: (f64, bool),
-    /// Faults that hit it: start and end (seconds from the first request), and the behaviour.
-    pub faults: Vec<(f64, Option<f64>, FaultKind)>,
+    /// Faults that hit it, in the scenario's order.
+    pub faults: Vec<PodFault>,
+}
+
+/// A fault as one fake pod follows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodFault {
+    /// Start, seconds from the first request.
+    pub at: f64,
+    /// End, if it ends.
+    pub until: Option<f64>,
+    /// What the pod does meanwhile.
+    pub kind: FaultKind,
+    /// Whether it is the run's first fault, the one time to first ejection and failback are
+    /// measured from (the earliest to start; the first listed among equals).
+    pub first: bool,
 }
 
 /// The pods of the entry service, in meshsim's order (clusters, deployments, ordinals), on
@@ -35,6 +49,7 @@ pub fn plan(scenario: &Scenario, port: u16) -> Vec<FakePod> {
     let entry = &config.workload.entry_service;
     let service = config.app.services.iter().find(|s| &s.name == entry).expect("subset checked");
     let start = config.workload.start.as_secs_f64();
+    let first = (0..config.faults.len()).min_by_key(|&i| config.faults[i].start);
     let mut pods = Vec::new();
     for cluster in &config.clusters {
         for deployment in cluster.deployments.iter().filter(|d| &d.service == entry) {
@@ -47,7 +62,8 @@ pub fn plan(scenario: &Scenario, port: u16) -> Vec<FakePod> {
                 let faults = config
                     .faults
                     .iter()
-                    .filter(|f| match &f.target {
+                    .enumerate()
+                    .filter(|(_, f)| match &f.target {
                         FaultTarget::Deployment { cluster: c, service: s, version: v } => {
                             *c == cluster.name && s == entry && *v == deployment.version
                         }
@@ -56,9 +72,11 @@ pub fn plan(scenario: &Scenario, port: u16) -> Vec<FakePod> {
                         }
                         _ => false,
                     })
-                    .map(|f| {
-                        let end = f.end.map(|e| e.as_secs_f64() - start);
-                        (f.start.as_secs_f64() - start, end, f.kind.clone())
+                    .map(|(i, f)| PodFault {
+                        at: f.start.as_secs_f64() - start,
+                        until: f.end.map(|e| e.as_secs_f64() - start),
+                        kind: f.kind.clone(),
+                        first: Some(i) == first,
                     })
                     .collect();
                 let index = pods.len();
@@ -86,8 +104,8 @@ pub fn json(pods: &[FakePod]) -> String {
             let faults: Vec<String> = p
                 .faults
                 .iter()
-                .map(|(at, until, kind)| {
-                    let (behaviour, value) = match kind {
+                .map(|f| {
+                    let (behaviour, value) = match &f.kind {
                         FaultKind::Respond(status) => ("respond", f64::from(*status)),
                         FaultKind::Refuse => ("refuse", 0.0),
                         FaultKind::Hang => ("hang", 0.0),
@@ -95,16 +113,17 @@ pub fn json(pods: &[FakePod]) -> String {
                         FaultKind::FailFraction(f, _) => ("fail_fraction", *f),
                         _ => ("unsupported", 0.0),
                     };
-                    let status = match kind {
+                    let status = match &f.kind {
                         FaultKind::FailFraction(_, status) => *status,
                         _ => 0,
                     };
                     format!(
-                        "{{\"at\":{},\"until\":{},\"kind\":{},\"value\":{},\"status\":{status}}}",
-                        json_number(Some(*at)),
-                        json_number(*until),
+                        "{{\"at\":{},\"until\":{},\"kind\":{},\"value\":{},\"status\":{status},\"first\":{}}}",
+                        json_number(Some(f.at)),
+                        json_number(f.until),
                         json_string(behaviour),
-                        json_number(Some(value))
+                        json_number(Some(value)),
+                        f.first
                     )
                 })
                 .collect();
