@@ -84,6 +84,17 @@ class Clock:
         return None if self.t0 is None else time.monotonic() - self.t0
 
 
+class PodServer(http.server.ThreadingHTTPServer):
+    """A pod's HTTP server; Envoy resetting a connection (a drained pool, its own shutdown) is
+    routine, not an error to print."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class Pod:
     """One fake pod: an HTTP/1.1 server on its own loopback address that follows its faults."""
 
@@ -169,8 +180,7 @@ class Pod:
         return Handler
 
     def listen(self):
-        server = http.server.ThreadingHTTPServer((self.plan["address"], self.plan["port"]), self.handler())
-        server.daemon_threads = True
+        server = PodServer((self.plan["address"], self.plan["port"]), self.handler())
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         self.server = server

@@ -40,6 +40,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<Replication, String> {
 
 /// Runs the scenario once with `seed` and reads what `read` wants from the finished world.
 pub fn simulate_with<T>(scenario: &Scenario, seed: u64, read: impl FnOnce(&World) -> T) -> Result<T, String> {
+    scenario.check_simulable()?;
     let mut config = scenario.config.clone();
     config.seed = seed;
     let duration = config.duration;

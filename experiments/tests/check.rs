@@ -196,6 +196,21 @@ fn gateways_and_pods_without_locality_labels() {
 }
 
 #[test]
+fn outlier_detection_across_istio_networks() {
+    let shanghai = "  - name: ack-shanghai\n    region: cn-shanghai\n";
+    let split = edited(
+        "region-outage",
+        &[(shanghai, "  - name: ack-shanghai\n    region: cn-shanghai\n    network: net-shanghai\n")],
+    );
+    let finding = rules::all(&split).into_iter().find(|f| f.rule == "outlier-detection-across-networks").unwrap();
+    assert!(finding.message.contains("through its east-west gateway"), "{finding:?}");
+    assert!(!fires("outlier-detection-across-networks", &edited("region-outage", &[])));
+    // meshsim routes pod to pod: it says so instead of simulating the gateways.
+    let refused = experiments::run::run(&split, 1, 1).unwrap_err();
+    assert!(refused.contains("east-west gateways, which meshsim does not simulate"), "{refused}");
+}
+
+#[test]
 fn a_backbone_too_thin_for_failover() {
     let test_only = edited("seed-failover", &[("bandwidth: 100Mbps", "bandwidth: 1kbps")]);
     assert!(fires("test-bandwidth-only", &test_only));

@@ -17,8 +17,13 @@ use super::{Finding, Severity};
 
 /// Every rule's findings, in rule order.
 pub fn all(scenario: &Scenario) -> Vec<Finding> {
-    let mesh = Mesh { config: &scenario.config, asm_version: scenario.asm_version, rto: scenario.rto };
-    let rules: [fn(&Mesh) -> Vec<Finding>; 17] = [
+    let mesh = Mesh {
+        config: &scenario.config,
+        asm_version: scenario.asm_version,
+        rto: scenario.rto,
+        networks: &scenario.networks,
+    };
+    let rules: [fn(&Mesh) -> Vec<Finding>; 18] = [
         failover_without_outlier_detection,
         implicit_locality_failover,
         max_ejection_cannot_eject_region,
@@ -32,6 +37,7 @@ pub fn all(scenario: &Scenario) -> Vec<Finding> {
         distribute_misses_clients,
         distribute_before_asm_supports_it,
         workloads_without_locality_labels,
+        outlier_detection_across_networks,
         traffic_blocked,
         backbone_test_bandwidth,
         backbone_below_failover_demand,
@@ -45,6 +51,7 @@ struct Mesh<'a> {
     config: &'a MeshConfig,
     asm_version: Option<[u32; 4]>,
     rto: Option<SimDuration>,
+    networks: &'a [(String, Option<String>)],
 }
 
 /// Share of its hosts a locality must lose before Envoy sends any of its traffic elsewhere:
@@ -136,6 +143,27 @@ impl Mesh<'_> {
         regions.sort();
         regions.dedup();
         regions
+    }
+
+    /// Clusters where something calls the service: pods of a version that calls it, or the
+    /// workload's gateway for the entry service.
+    fn client_clusters(&self, service: &str) -> Vec<&str> {
+        let calls = |name: &str, version: &str| {
+            self.config.app.services.iter().any(|s| {
+                s.name == name
+                    && s.versions.iter().any(|v| v.name == version && v.calls.iter().any(|c| c.service == service))
+            })
+        };
+        self.config
+            .clusters
+            .iter()
+            .filter(|c| {
+                c.deployments.iter().any(|d| d.replicas > 0 && calls(&d.service, &d.version))
+                    || (service == self.config.workload.entry_service
+                        && c.gateways.iter().any(|g| g.name == self.config.workload.gateway))
+            })
+            .map(|c| c.name.as_str())
+            .collect()
     }
 
     /// The highest open-loop rate offered, requests per second (`None` for closed-loop users).
@@ -678,6 +706,49 @@ fn workloads_without_locality_labels(mesh: &Mesh) -> Vec<Finding> {
                 "label the nodes with topology.kubernetes.io/region and topology.kubernetes.io/zone".into(),
             ));
         }
+    }
+    found
+}
+
+/// Outlier detection on calls that cross Istio networks: istiod replaces the remote network's
+/// endpoints by its east-west gateway, one endpoint per locality weighted by the pods behind it
+/// (`EndpointsByNetworkFilter`), so the detector judges the gateway: a few errors from one pod
+/// there eject every pod of that network at once (#52435).
+fn outlier_detection_across_networks(mesh: &Mesh) -> Vec<Finding> {
+    let network_of = |cluster: &str| {
+        mesh.networks.iter().find(|(c, _)| c == cluster).and_then(|(_, n)| n.as_deref()).unwrap_or("(default)")
+    };
+    let mut found = Vec::new();
+    for (service, _) in mesh.multi_region_services() {
+        if mesh.outlier(service).is_none() {
+            continue;
+        }
+        let mut served: Vec<&str> = mesh
+            .config
+            .clusters
+            .iter()
+            .filter(|c| c.deployments.iter().any(|d| d.service == service && d.replicas > 0))
+            .map(|c| network_of(&c.name))
+            .collect();
+        served.sort_unstable();
+        served.dedup();
+        let mut calling: Vec<&str> = mesh.client_clusters(service).into_iter().map(network_of).collect();
+        calling.sort_unstable();
+        calling.dedup();
+        let crossings: Vec<(&str, &str)> = calling
+            .iter()
+            .flat_map(|&from| served.iter().filter(move |&&to| to != from).map(move |&to| (from, to)))
+            .collect();
+        let Some(&(from, to)) = crossings.first() else { continue };
+        found.push(finding(
+            Severity::Warning,
+            "outlier-detection-across-networks",
+            mesh.rule_path(service, ".outlierDetection"),
+            format!(
+                "clients on network {from} reach the {service} pods of network {to} through its east-west gateway, which istiod gives them as one endpoint per locality: outlier detection judges the gateway, not the pods, so errors from one pod behind it can eject every {service} pod of network {to} at once, and maxEjectionPercent counts gateways"
+            ),
+            "put the clusters on one network (over CEN, pods reach each other directly) so that outlier detection judges pods".into(),
+        ));
     }
     found
 }

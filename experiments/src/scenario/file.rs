@@ -207,6 +207,10 @@ pub struct ClusterDoc {
     /// Ingress gateways.
     #[serde(default)]
     pub gateways: Vec<GatewayDoc>,
+    /// Istio network (`topology.istio.io/network`); clusters on different networks reach each
+    /// other through east-west gateways (default: one flat network, as over CEN).
+    #[serde(default)]
+    pub network: Option<String>,
 }
 
 /// `clusters[].deployments[]`.

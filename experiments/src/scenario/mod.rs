@@ -43,6 +43,26 @@ pub struct Scenario {
     pub asm_version: Option<[u32; 4]>,
     /// The recovery time objective (`metrics.rto`), when stated.
     pub rto: Option<SimDuration>,
+    /// Each cluster's Istio network, by cluster name (`clusters[].network`; unset: one network).
+    pub networks: Vec<(String, Option<String>)>,
+}
+
+impl Scenario {
+    /// Whether meshsim can simulate the mesh: clusters on several Istio networks reach each other
+    /// through east-west gateways, which the model does not carry (it routes pod to pod, as over
+    /// CEN); `check` still reports their traps.
+    pub fn check_simulable(&self) -> Result<(), String> {
+        let mut networks: Vec<&str> = self.networks.iter().map(|(_, n)| n.as_deref().unwrap_or("")).collect();
+        networks.sort_unstable();
+        networks.dedup();
+        if networks.len() > 1 {
+            return Err(format!(
+                "{}: clusters on several Istio networks (clusters[].network) reach each other through east-west gateways, which meshsim does not simulate; `meshsim check` reports their traps. Put the clusters on one network (pods reach each other directly over CEN) to run it",
+                self.name
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Reads the scenario file at `path` (Istio resource files are found relative to it).
@@ -201,6 +221,7 @@ pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> 
     Ok(Scenario {
         asm_version,
         rto: file.metrics.rto.map(|d| d.0),
+        networks: file.clusters.iter().map(|c| (c.name.clone(), c.network.clone())).collect(),
         name: file.name.clone(),
         description: file.description.clone().unwrap_or_default(),
         config,

@@ -389,7 +389,9 @@ impl Plan {
             }
         }
         let text = tree::emit(&tree);
-        scenario::parse(&text, &place, &self.base_dir)
+        let scenario = scenario::parse(&text, &place, &self.base_dir)?;
+        scenario.check_simulable()?;
+        Ok(scenario)
     }
 
     /// Every point's scenario, checked before anything runs; the first bad point is reported.
