@@ -70,6 +70,9 @@ pub struct UpstreamCluster {
     detector: Option<OutlierDetector>,
     /// The outlier state as the load balancers were last told it.
     delivered_ejected: Vec<bool>,
+    /// The outlier state as the main thread's host sets hold it, changed host by host: what an
+    /// update delivered now carries (a merged one carries the state when its window closes).
+    updated_ejected: Vec<bool>,
     mergers: Vec<UpdateMerger>,
     /// Requests in flight per host (`rq_active`), shared by the workers.
     active: Vec<u32>,
@@ -108,6 +111,7 @@ impl UpstreamCluster {
             lb,
             detector,
             delivered_ejected: vec![false; host_count],
+            updated_ejected: vec![false; host_count],
             active: vec![0; host_count],
             breaker: CircuitBreaker::default(),
             pools: vec![HostPool::default(); host_count * workers],
@@ -265,16 +269,17 @@ impl UpstreamCluster {
         let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
         if detection.outcome == EjectionOutcome::Ejected {
             self.drain_pools(host);
-            self.health_changed(now, rng);
+            self.health_changed(host, true, now, rng);
         }
         Some(detection)
     }
 
-    /// A host's outlier state changed: like `ClusterImplBase::reloadHealthyHostsHelper`, every
+    /// `host` was ejected or returned: like `ClusterImplBase::reloadHealthyHostsHelper`, every
     /// priority level gets a health-only update (`upstream_impl.cc`), which each level's merger
     /// delivers now or when its window closes. So an ejection in P0 also opens P1's window, and
     /// a P1 ejection soon after waits for it.
-    fn health_changed<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) {
+    fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, ejected: bool, now: SimTime, rng: &mut R) {
+        self.updated_ejected[host as usize] = ejected;
         for level in 0..self.mergers.len() {
             if self.mergers[level].on_update(now, false) == Delivery::Now {
                 self.deliver(level as u32, rng);
@@ -282,13 +287,11 @@ impl UpstreamCluster {
         }
     }
 
-    /// Tells the load balancers of `level` the detector's current state of its hosts.
+    /// Tells the load balancers of `level` the state of its hosts as updated so far.
     fn deliver<R: Rng + ?Sized>(&mut self, level: u32, rng: &mut R) {
-        if let Some(detector) = &self.detector {
-            for (host, delivered) in self.delivered_ejected.iter_mut().enumerate() {
-                if self.lb.hosts()[host].priority == level {
-                    *delivered = detector.is_ejected(host);
-                }
+        for (host, delivered) in self.delivered_ejected.iter_mut().enumerate() {
+            if self.lb.hosts()[host].priority == level {
+                *delivered = self.updated_ejected[host];
             }
         }
         let delivered = &self.delivered_ejected;
@@ -316,8 +319,10 @@ impl UpstreamCluster {
             for &host in &ejected {
                 self.drain_pools(host as u32);
             }
-            for _ in 0..report.unejected.len() + ejected.len() {
-                self.health_changed(now, rng);
+            let returned = report.unejected.iter().map(|&h| (h, false));
+            let changes: Vec<(usize, bool)> = returned.chain(ejected.iter().map(|&h| (h, true))).collect();
+            for (host, state) in changes {
+                self.health_changed(host as u32, state, now, rng);
             }
         }
         for level in 0..self.mergers.len() {
@@ -366,6 +371,7 @@ impl UpstreamCluster {
         }
         let detector = &self.detector;
         self.delivered_ejected = (0..hosts.len()).map(|h| detector.as_ref().is_some_and(|d| d.is_ejected(h))).collect();
+        self.updated_ejected = self.delivered_ejected.clone();
         let levels = locality_weights.len().max(1);
         self.mergers.resize(levels, UpdateMerger::new(self.settings.update_merge_window));
         for merger in &mut self.mergers {
@@ -514,6 +520,36 @@ mod tests {
             let p1_share = share_of_level(&mut cluster, 1, &mut rng);
             assert!((640..760).contains(&p1_share), "{p1_share}");
         }
+    }
+
+    #[test]
+    fn hosts_returning_in_one_sweep_reach_the_load_balancers_one_window_apart() {
+        // Each host whose state changes is its own update: of two hosts unejected by the same
+        // sweep, the first goes out at once (the window has long passed) and the second waits
+        // for the window that update opened (cluster_manager_impl.cc, scheduleUpdate).
+        let mut rng = RandomStreams::new(8).stream("cluster");
+        let mut settings = settings(1000);
+        settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
+        let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1, 2], &[3]]), ms(0), &mut rng);
+        let (a, b) = (
+            Pick { host: 0, endpoint: EndpointId(1), generation: 0 },
+            Pick { host: 1, endpoint: EndpointId(2), generation: 0 },
+        );
+        cluster.record(a, HostResult::Http(503), ms(100), &mut rng);
+        cluster.record(b, HostResult::Http(503), ms(100), &mut rng);
+        // Both were ejected at 100 ms: the second ejection waited for the window, to 1.1 s.
+        while let Some(t) = cluster.next_timer().filter(|&t| t <= ms(2_400)) {
+            cluster.on_timer(t, &mut rng);
+        }
+        assert_eq!(share_of_level(&mut cluster, 1, &mut rng), 1000);
+        // The sweep at 2.5 s returns both: one host is back in P0 at once, the other at 3.5 s.
+        cluster.on_timer(ms(2_500), &mut rng);
+        assert!(!cluster.is_ejected(0) && !cluster.is_ejected(1));
+        let p0 = share_of_level(&mut cluster, 0, &mut rng);
+        assert!((650..750).contains(&p0), "one of two healthy: 70 %, got {p0}");
+        assert_eq!(cluster.next_timer(), Some(ms(3_500)));
+        cluster.on_timer(ms(3_500), &mut rng);
+        assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000);
     }
 
     #[test]
