@@ -1,5 +1,6 @@
 //! What a run leaves behind: `summary.csv` (one row per replication), `timeseries.csv` (one row
-//! per window per replication), `scenario.yaml` (the file as run) — each written to a temporary
+//! per window per replication), `stats.csv` (Envoy's counters per replication, proxy and
+//! cluster), `scenario.yaml` (the file as run) — each written to a temporary
 //! file first and renamed, so no reader ever sees half a file — and the summary on the terminal.
 
 use std::fmt::Write as _;
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sim::stats::{ConfidenceInterval, RunningStats};
 
+use models::envoy::stats::ClusterStats;
 use models::mesh::config::{Fault, FaultKind, FaultTarget};
 
 use crate::columns::MetricColumns;
@@ -78,6 +80,23 @@ pub fn timeseries_csv(results: &[Replication], zones: &[String], links: &[String
     out.into_inner().map_err(|e| e.to_string())
 }
 
+/// `stats.csv`: Envoy's counters, one row per replication, proxy and upstream cluster that
+/// carried anything, one column per counter under Envoy's name.
+pub fn stats_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["replication", "proxy", "cluster"];
+    header.extend(ClusterStats::NAMES);
+    out.write_record(&header).map_err(|e| e.to_string())?;
+    for (r, rep) in results.iter().enumerate() {
+        for (proxy, cluster, stats) in &rep.stats {
+            let mut row = vec![r.to_string(), proxy.clone(), cluster.clone()];
+            row.extend(stats.values().iter().map(u64::to_string));
+            out.write_record(&row).map_err(|e| e.to_string())?;
+        }
+    }
+    out.into_inner().map_err(|e| e.to_string())
+}
+
 /// Writes every output file into `dir`, an existing folder (the run's staging folder).
 pub fn write_outputs(
     dir: &Path,
@@ -89,6 +108,7 @@ pub fn write_outputs(
     let files = [
         ("summary.csv", summary_csv(results)?),
         ("timeseries.csv", timeseries_csv(results, zones, links)?),
+        ("stats.csv", stats_csv(results)?),
         ("scenario.yaml", scenario.text.clone().into_bytes()),
     ];
     let mut written = Vec::new();

@@ -2,6 +2,7 @@
 //! inside one), results gathered in replication order so the output is the same whatever the
 //! thread count.
 
+use models::envoy::stats::ClusterStats;
 use models::mesh::summary::{RunSummary, WindowRow, window_rows};
 use models::mesh::world::World;
 use rayon::prelude::*;
@@ -16,6 +17,9 @@ pub struct Replication {
     pub summary: RunSummary,
     /// Per-window figures.
     pub windows: Vec<WindowRow>,
+    /// Envoy's counters per proxy and upstream cluster that carried anything:
+    /// `(proxy, cluster, counters)`.
+    pub stats: Vec<(String, String, ClusterStats)>,
 }
 
 /// The seed of replication `r` of a run seeded `seed`: the seed itself for the first, a seed
@@ -35,6 +39,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<Replication, String> {
     simulate_with(scenario, seed, |world| Replication {
         summary: RunSummary::of(world, seed, duration, slo),
         windows: window_rows(world),
+        stats: world.cluster_stats(),
     })
 }
 

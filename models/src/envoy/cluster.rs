@@ -20,6 +20,7 @@ use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
 use super::priority_load::PriorityLoad;
 use super::retry::HostSelection;
+use super::stats::ClusterStats;
 use super::update_merge::{Delivery, UpdateMerger};
 
 /// Where in its interval the outlier detector's sweep falls.
@@ -81,6 +82,8 @@ pub struct UpstreamCluster {
     pools: Vec<HostPool>,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
+    /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
+    stats: ClusterStats,
     index_of: HashMap<EndpointId, u32>,
 }
 
@@ -116,6 +119,7 @@ impl UpstreamCluster {
             breaker: CircuitBreaker::default(),
             pools: vec![HostPool::default(); host_count * workers],
             generation: 0,
+            stats: ClusterStats::default(),
             index_of: HashMap::new(),
         };
         cluster.index_endpoints();
@@ -241,8 +245,27 @@ impl UpstreamCluster {
         self.detector.as_ref().is_some_and(|d| d.config().split_external_local_origin_errors)
     }
 
-    /// A request to the picked host started (counts for LEAST_REQUEST).
+    /// The counters so far, with the gauges and the load balancers' and mergers' counts read
+    /// now.
+    pub fn stats(&self) -> ClusterStats {
+        ClusterStats {
+            ejections_active: self.detector.as_ref().map_or(0, |d| d.ejected_count() as u64),
+            lb_healthy_panic: self.lb.panic_picks(),
+            update_merge_cancelled: self.mergers.iter().map(|m| m.cancelled).sum(),
+            update_out_of_merge_window: self.mergers.iter().map(|m| m.out_of_window).sum(),
+            ..self.stats
+        }
+    }
+
+    /// The counters, for what the router and connection handling count.
+    pub fn stats_mut(&mut self) -> &mut ClusterStats {
+        &mut self.stats
+    }
+
+    /// A request to the picked host was attached to a connection: it counts for LEAST_REQUEST
+    /// and in `upstream_rq_total`.
     pub fn request_started(&mut self, pick: Pick) {
+        self.stats.upstream_rq_total += 1;
         if let Some(host) = self.resolve(pick) {
             self.active[host as usize] += 1;
         }
@@ -267,6 +290,7 @@ impl UpstreamCluster {
     ) -> Option<Detection> {
         let host = self.resolve(pick)?;
         let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
+        self.stats.count_detection(&detection);
         if detection.outcome == EjectionOutcome::Ejected {
             self.drain_pools(host);
             self.health_changed(host, true, now, rng);
@@ -312,6 +336,9 @@ impl UpstreamCluster {
             _ => None,
         };
         if let Some(report) = &report {
+            for detection in &report.detections {
+                self.stats.count_detection(detection);
+            }
             // Each host that changed state is its own update: the first of a sweep goes out at
             // once (if the window allows), the rest are merged.
             let ejected: Vec<usize> =
@@ -348,6 +375,9 @@ impl UpstreamCluster {
         let (hosts, locality_weights) = assignment.flatten();
         let old_index: Vec<Option<usize>> =
             hosts.iter().map(|h| self.index_of.get(&h.endpoint).map(|&i| i as usize)).collect();
+        if old_index.iter().any(Option::is_none) || hosts.len() != self.index_of.len() {
+            self.stats.membership_change += 1;
+        }
         if let Some(detector) = &mut self.detector {
             detector.remap_hosts(&old_index);
         }

@@ -110,6 +110,8 @@ struct Worker {
 #[derive(Clone, Debug)]
 pub struct LoadBalancer {
     settings: LbSettings,
+    /// Picks made in panic (`lb_healthy_panic`).
+    panic_picks: u64,
     hosts: Vec<Host>,
     locality_weights: Vec<Vec<(u32, u32)>>,
     levels: Vec<HostSet>,
@@ -131,6 +133,7 @@ impl LoadBalancer {
     ) -> Self {
         let mut lb = LoadBalancer {
             settings,
+            panic_picks: 0,
             hosts: Vec::new(),
             locality_weights: Vec::new(),
             levels: Vec::new(),
@@ -184,6 +187,11 @@ impl LoadBalancer {
     /// The traffic split across levels and their panic state.
     pub fn priority_load(&self) -> &PriorityLoad {
         &self.load
+    }
+
+    /// Picks made while their priority was in panic.
+    pub fn panic_picks(&self) -> u64 {
+        self.panic_picks
     }
 
     /// Number of worker threads.
@@ -285,6 +293,7 @@ impl LoadBalancer {
         let p = level as u32;
         let worker = &mut self.workers[worker];
         let source = if self.load.panic[level] {
+            self.panic_picks += 1;
             Source::All(p)
         } else {
             let locality = if !self.settings.locality_weighted {

@@ -12,6 +12,7 @@ pub mod outlier_detection;
 pub mod priority_load;
 pub mod retry;
 pub mod route;
+pub mod stats;
 pub mod update_merge;
 pub mod version;
 

@@ -151,9 +151,12 @@ impl RetryPolicy {
 
     /// Whether a try that came to `outcome` is retried, given the retries already made.
     pub fn should_retry(&self, outcome: TryOutcome, retries_done: u32) -> bool {
-        if retries_done >= self.num_retries {
-            return false;
-        }
+        retries_done < self.num_retries && self.retriable(outcome)
+    }
+
+    /// Whether the policy's conditions cover `outcome`, whatever the retries left
+    /// (`wouldRetryFromHeaders`, `wouldRetryFromReset`).
+    pub fn retriable(&self, outcome: TryOutcome) -> bool {
         let on = self.retry_on;
         match outcome {
             TryOutcome::Overflow => false,

@@ -27,12 +27,17 @@ pub struct UpdateMerger {
     window: SimDuration,
     last_delivered: Option<SimTime>,
     pending_until: Option<SimTime>,
+    /// Merged updates cancelled by an update delivered at once (`update_merge_cancelled`).
+    pub cancelled: u64,
+    /// Health updates delivered at once because the window had passed
+    /// (`update_out_of_merge_window`).
+    pub out_of_window: u64,
 }
 
 impl UpdateMerger {
     /// A merger with this window (zero delivers every update at once).
     pub fn new(window: SimDuration) -> Self {
-        UpdateMerger { window, last_delivered: None, pending_until: None }
+        UpdateMerger { window, last_delivered: None, pending_until: None, cancelled: 0, out_of_window: 0 }
     }
 
     /// When a pending merged update is due, if any.
@@ -50,6 +55,8 @@ impl UpdateMerger {
         let window_ms = self.window.as_nanos() / 1_000_000;
         let out_of_window = self.last_delivered.is_none_or(|last| (now - last).as_nanos() / 1_000_000 > window_ms);
         if out_of_window || adds_or_removes_hosts {
+            self.out_of_window += u64::from(out_of_window && !adds_or_removes_hosts);
+            self.cancelled += u64::from(self.pending_until.is_some());
             self.pending_until = None;
             self.last_delivered = Some(now);
             return Delivery::Now;

@@ -65,7 +65,8 @@ impl World {
         }
         let (breaker, limits) = self.proxies[proxy].upstreams[upstream].cluster.breaker();
         if !breaker.pending_admitted(limits) {
-            // upstream_rq_pending_overflow: a local 503 (UO), neither charged nor retried.
+            // A local 503 (UO), neither charged nor retried.
+            self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_pending_overflow += 1;
             return self.end_call(index, serial, 503, 0, s);
         }
         breaker.track_pending(true);
@@ -118,6 +119,7 @@ impl World {
             breaker.track_pending(false);
         }
         if !breaker.request_admitted(limits) {
+            cluster.stats_mut().upstream_rq_pending_overflow += 1;
             if let Some(pool) = cluster.pool(pick, worker) {
                 pool.put_back(carried);
             }
@@ -172,6 +174,7 @@ impl World {
             let (connection, serial) = self.connections.insert(Connecting { proxy, upstream, worker, endpoint });
             pool.start_connecting(connection);
             cluster.breaker().0.track_connection(true);
+            cluster.stats_mut().upstream_cx_total += 1;
             let syn_arrives =
                 !blocked && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_));
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
@@ -209,6 +212,9 @@ impl World {
             return;
         };
         cluster.breaker().0.track_connection(false);
+        let stats = cluster.stats_mut();
+        stats.upstream_cx_connect_fail += 1;
+        stats.upstream_cx_connect_timeout += u64::from(timed_out);
         let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
         for stream in purged {
             self.proxies[c.proxy].upstreams[c.upstream].cluster.breaker().0.track_pending(false);
@@ -276,6 +282,9 @@ impl World {
             s.cancel(handle);
         }
         let cluster = &mut self.proxies[proxy].upstreams[upstream_index].cluster;
+        if let Some(HostResult::Http(status)) = result {
+            cluster.stats_mut().count_response(status);
+        }
         // The router charges the host before the stream closes; an ejection drains the pools.
         if let Some(result) = result
             && let Some(detection) = cluster.record(attempt.pick, result, now, &mut self.streams.outlier)
@@ -327,10 +336,24 @@ impl World {
         let (retries, proxy, upstream) = (call.retries, call.proxy, call.upstream);
         let service = self.proxies[proxy].upstreams[upstream].service;
         let policy = &self.routes[service].retry;
-        let (breaker, limits) = self.proxies[proxy].upstreams[upstream].cluster.breaker();
-        // A retry over the cluster's max_retries is simply not made (`upstream_rq_retry_overflow`).
-        if policy.should_retry(outcome, retries) && breaker.retry_admitted(limits) {
+        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        // A retry whose outcome needs no further retry succeeded (`upstream_rq_retry_success`,
+        // counted whatever the retries left, as `RetryStateImpl::shouldRetry` does).
+        let retriable = policy.retriable(outcome);
+        if retries > 0 && !retriable {
+            cluster.stats_mut().upstream_rq_retry_success += 1;
+        }
+        let wanted = retriable && retries < policy.num_retries;
+        let (breaker, limits) = cluster.breaker();
+        let admitted = breaker.retry_admitted(limits);
+        if wanted && !admitted {
+            // A retry over the cluster's max_retries is simply not made.
+            cluster.stats_mut().upstream_rq_retry_overflow += 1;
+        }
+        if wanted && admitted {
+            let (breaker, _) = cluster.breaker();
             breaker.track_retry(true);
+            cluster.stats_mut().upstream_rq_retry += 1;
             self.metrics.retries += 1;
             let backoff = policy.backoff(retries + 1, &mut self.streams.retries);
             let call = self.calls.get_mut(index, serial).expect("checked");

@@ -35,6 +35,7 @@ use crate::envoy::host_set::{EdsHealth, EndpointId};
 use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
+use crate::envoy::stats::ClusterStats;
 use crate::istio::cluster::{ProxyCluster, TranslateError, build};
 use crate::istio::envoy_filter::apply_all;
 use crate::istio::locality::{Client, Locality, ServiceEndpoint};
@@ -276,6 +277,8 @@ struct ProxyUpstream {
 /// An Envoy: a gateway replica or a pod's sidecar.
 struct Proxy {
     zone: usize,
+    /// Its pod's name (`productpage-v1-ack-hangzhou-0`, gateways `ingressgateway-ack-hangzhou-0`).
+    name: String,
     /// The service of its pod, or its gateway's name (what EnvoyFilter patches select).
     workload: String,
     /// Where istiod thinks it runs (empty without node locality labels).
@@ -552,6 +555,30 @@ impl World {
         &self.metrics
     }
 
+    /// Envoy's counters of every upstream cluster of every proxy that sent anything through it:
+    /// `(proxy, cluster, counters)`, clusters named as Istio names them
+    /// (`outbound|9080|v1|reviews.default.svc.cluster.local`; the model has no ports, so every
+    /// service gets Bookinfo's 9080).
+    pub fn cluster_stats(&self) -> Vec<(String, String, ClusterStats)> {
+        let mut rows = Vec::new();
+        for proxy in &self.proxies {
+            for upstream in &proxy.upstreams {
+                let stats = upstream.cluster.stats();
+                if stats.is_unused() {
+                    continue;
+                }
+                let service = &self.config.app.services[upstream.service].name;
+                let subset = upstream.subset.as_deref().unwrap_or("");
+                rows.push((
+                    proxy.name.clone(),
+                    format!("outbound|9080|{subset}|{service}.default.svc.cluster.local"),
+                    stats,
+                ));
+            }
+        }
+        rows
+    }
+
     /// The topology (for naming localities and links in reports).
     pub fn topology(&self) -> &Topology {
         &self.topology
@@ -644,20 +671,31 @@ impl World {
         gateway: Option<usize>,
         callees: &[usize],
     ) -> Result<(), BuildError> {
-        let (cluster, locality, workload) = match (pod, gateway) {
+        let (cluster, locality, workload, name) = match (pod, gateway) {
             (Some(p), _) => {
                 let pod = &self.topology.pods[p];
-                (pod.cluster, pod.locality.clone(), self.config.app.services[pod.service].name.clone())
+                let service = &self.config.app.services[pod.service];
+                let name = format!(
+                    "{}-{}-{}-{}",
+                    service.name,
+                    service.versions[pod.version].name,
+                    self.topology.clusters[pod.cluster].0,
+                    pod.ordinal
+                );
+                (pod.cluster, pod.locality.clone(), service.name.clone(), name)
             }
             (None, Some(g)) => {
                 let gateway = &self.topology.gateways[g];
-                (gateway.cluster, gateway.locality.clone(), gateway.gateway.clone())
+                let replica = self.topology.gateways[..g].iter().filter(|o| o.gateway == gateway.gateway).count();
+                let name = format!("{}-{}-{replica}", gateway.gateway, self.topology.clusters[gateway.cluster].0);
+                (gateway.cluster, gateway.locality.clone(), gateway.gateway.clone(), name)
             }
             (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
         let client = Self::client(&locality);
         let mut proxy = Proxy {
             zone,
+            name,
             workload,
             locality,
             cluster,
@@ -767,8 +805,12 @@ impl Model for World {
             }
             Event::TryTimeout(index, generation) => {
                 let Some((serial, _)) = self.current_attempt(index, generation) else { return };
-                if let Some(a) = self.calls.get_mut(index, serial).and_then(|c| c.attempt.as_mut()) {
-                    a.per_try_timeout = None;
+                if let Some(call) = self.calls.get_mut(index, serial) {
+                    let (proxy, upstream) = (call.proxy, call.upstream);
+                    if let Some(a) = call.attempt.as_mut() {
+                        a.per_try_timeout = None;
+                    }
+                    self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_per_try_timeout += 1;
                 }
                 self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
                 self.after_try(index, serial, TryOutcome::Timeout, 504, 0, s);
@@ -776,6 +818,8 @@ impl Model for World {
             Event::RouteTimeout(index, serial) => {
                 if let Some(call) = self.calls.get_mut(index, serial) {
                     call.route_timeout = None;
+                    let (proxy, upstream) = (call.proxy, call.upstream);
+                    self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_timeout += 1;
                     self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
                     self.end_call(index, serial, 504, 0, s);
                 }

@@ -1,0 +1,42 @@
+//! `stats.csv`: Envoy's counters agree with the run's summary, and name proxies and clusters as
+//! Istio does.
+
+use std::path::PathBuf;
+
+use experiments::run::run;
+use experiments::scenario::load;
+
+fn scenario(name: &str) -> experiments::scenario::Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"));
+    load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn counters_add_up_to_the_summary_in_every_built_in_scenario() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let s = load(&path).unwrap();
+        let r = run(&s, s.config.seed, 1).unwrap().remove(0);
+        let sum = |f: fn(&models::envoy::stats::ClusterStats) -> u64| r.stats.iter().map(|(_, _, c)| f(c)).sum::<u64>();
+        assert_eq!(sum(|c| c.ejections_enforced_total), r.summary.ejections, "{}", s.name);
+        assert_eq!(sum(|c| c.upstream_rq_retry), r.summary.retries, "{}", s.name);
+        assert!(sum(|c| c.upstream_rq_total) >= r.summary.requests - r.summary.unanswered, "{}", s.name);
+        assert!(r.stats.iter().all(|(_, _, c)| !c.is_unused()), "{}: idle clusters are left out", s.name);
+    }
+}
+
+#[test]
+fn the_mechanisms_show_in_the_counters() {
+    // The 503 pod that is never ejected: the detector fires, max_ejection_percent refuses.
+    let r = run(&scenario("pod-503-keep-endpoints"), 1, 1).unwrap().remove(0);
+    let reviews: Vec<_> = r.stats.iter().filter(|(_, c, _)| c.contains("reviews.default.svc.cluster.local")).collect();
+    assert!(reviews.iter().map(|(_, _, c)| c.ejections_overflow).sum::<u64>() > 100);
+    assert_eq!(reviews.iter().map(|(_, _, c)| c.ejections_enforced_total).sum::<u64>(), 0);
+    // A dark region: connects to it time out.
+    let r = run(&scenario("region-outage"), 1, 1).unwrap().remove(0);
+    assert!(r.stats.iter().map(|(_, _, c)| c.upstream_cx_connect_timeout).sum::<u64>() > 0);
+    let gateway = r.stats.iter().find(|(p, _, _)| p == "ingressgateway-ack-hangzhou-0").expect("the gateway's row");
+    assert_eq!(gateway.1, "outbound|9080||productpage.default.svc.cluster.local");
+    assert!(r.stats.iter().any(|(p, _, _)| p == "productpage-v1-ack-hangzhou-0"));
+}
