@@ -5,6 +5,7 @@ pub mod check;
 pub mod columns;
 pub mod compare;
 pub mod fidelity;
+pub mod findings;
 pub mod fuzz;
 pub mod input;
 pub mod output;

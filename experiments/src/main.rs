@@ -21,7 +21,7 @@ use experiments::sweep::plan::Plan;
 use experiments::sweep::runner::{SweepOptions, run_sweep};
 use experiments::sweep::shard::Shard;
 use experiments::sweep::table::RunsTable;
-use experiments::{check, columns::MetricColumns, compare, fidelity, output, plot, run, scenario, sweep};
+use experiments::{check, columns::MetricColumns, compare, fidelity, findings, output, plot, run, scenario, sweep};
 
 #[derive(Parser)]
 #[command(name = "meshsim", version, about = "Predict failover and traffic splits of a multi-region Istio mesh")]
@@ -390,6 +390,7 @@ fn run_command(
     match format {
         Format::Table => {
             say(&output::table(&scenario, &results));
+            say(&findings::text(&findings::of(&scenario, &results)));
             print_written(&written);
         }
         Format::Json => say(&format!("{}\n", output::json(&scenario, &results))),

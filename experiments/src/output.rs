@@ -295,10 +295,11 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
         .collect();
     let warnings: Vec<String> = scenario.warnings.iter().map(|w| json_string(w)).collect();
     format!(
-        "{{\"scenario\":{},\"meshsim_version\":{},\"warnings\":[{}],\"replications\":[{}]}}",
+        "{{\"scenario\":{},\"meshsim_version\":{},\"warnings\":[{}],\"findings\":{},\"replications\":[{}]}}",
         json_string(&scenario.name),
         json_string(env!("CARGO_PKG_VERSION")),
         warnings.join(","),
+        crate::findings::json(&crate::findings::of(scenario, results)),
         replications.join(",")
     )
 }

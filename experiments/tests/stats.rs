@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use experiments::findings;
 use experiments::run::run;
 use experiments::scenario::load;
 
@@ -39,4 +40,19 @@ fn the_mechanisms_show_in_the_counters() {
     let gateway = r.stats.iter().find(|(p, _, _)| p == "ingressgateway-ack-hangzhou-0").expect("the gateway's row");
     assert_eq!(gateway.1, "outbound|9080||productpage.default.svc.cluster.local");
     assert!(r.stats.iter().any(|(p, _, _)| p == "productpage-v1-ack-hangzhou-0"));
+}
+
+#[test]
+fn findings_name_the_mechanism_and_the_fix() {
+    let s = scenario("pod-503-keep-endpoints");
+    let found = findings::of(&s, &run(&s, 1, 1).unwrap());
+    let refused = found.iter().find(|f| f.message.contains("ejections refused")).expect("refused ejections");
+    assert!(refused.message.contains("maxEjectionPercent 10 % of 2 hosts"), "{refused:?}");
+    assert!(refused.fix.contains("at least 50"), "{refused:?}");
+    let s = scenario("region-outage");
+    let found = findings::of(&s, &run(&s, 1, 1).unwrap());
+    assert!(found.iter().any(|f| f.message.contains("waited out the connect timeout")), "{found:?}");
+    // A run where nothing goes wrong has nothing to say.
+    let s = scenario("seed-roundrobin");
+    assert_eq!(findings::of(&s, &run(&s, 1, 1).unwrap()), vec![]);
 }

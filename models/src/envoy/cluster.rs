@@ -231,6 +231,9 @@ impl UpstreamCluster {
             retry_load.as_ref(),
             rng,
         )?;
+        if !self.delivered_ejected[host as usize] && self.is_ejected(host) {
+            self.stats.attempts_to_ejected_before_update += 1;
+        }
         Some(Pick { host, endpoint: self.lb.hosts()[host as usize].endpoint, generation: self.generation })
     }
 

@@ -58,13 +58,16 @@ pub struct ClusterStats {
     pub update_out_of_merge_window: u64,
     /// Endpoint-set changes (hosts added or removed by EDS).
     pub membership_change: u64,
+    /// meshsim's own, no Envoy counter: attempts sent to a host already ejected while the
+    /// update saying so waited in the merge window.
+    pub attempts_to_ejected_before_update: u64,
 }
 
 impl ClusterStats {
     /// The counters' names as Envoy prints them under `cluster.<name>.`, in [`values`] order.
     ///
     /// [`values`]: ClusterStats::values
-    pub const NAMES: [&'static str; 22] = [
+    pub const NAMES: [&'static str; 23] = [
         "upstream_rq_total",
         "upstream_rq_2xx",
         "upstream_rq_5xx",
@@ -87,10 +90,11 @@ impl ClusterStats {
         "update_merge_cancelled",
         "update_out_of_merge_window",
         "membership_change",
+        "meshsim.attempts_to_ejected_before_update",
     ];
 
     /// The values, in [`NAMES`](ClusterStats::NAMES) order.
-    pub fn values(&self) -> [u64; 22] {
+    pub fn values(&self) -> [u64; 23] {
         [
             self.upstream_rq_total,
             self.upstream_rq_2xx,
@@ -114,6 +118,7 @@ impl ClusterStats {
             self.update_merge_cancelled,
             self.update_out_of_merge_window,
             self.membership_change,
+            self.attempts_to_ejected_before_update,
         ]
     }
 
