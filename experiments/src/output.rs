@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use sim::stats::{ConfidenceInterval, RunningStats};
 
 use models::envoy::stats::ClusterStats;
-use models::mesh::config::{Fault, FaultKind, FaultTarget};
 
 use crate::columns::MetricColumns;
 use crate::plot;
@@ -97,6 +96,29 @@ pub fn stats_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
     out.into_inner().map_err(|e| e.to_string())
 }
 
+/// `events.csv`: what the mesh did, one row per event (repeats folded into `count`), and a last
+/// row per replication for events past the log's cap.
+pub fn events_csv(results: &[Replication]) -> Result<Vec<u8>, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = ["replication", "time_s", "proxy", "cluster", "pod", "zone", "event", "detail", "count"];
+    out.write_record(header).map_err(|e| e.to_string())?;
+    for (r, rep) in results.iter().enumerate() {
+        let (rows, left_out) = &rep.events;
+        for e in rows {
+            let time = format!("{:.6}", e.time_s);
+            let count = e.count.to_string();
+            let row = [&r.to_string(), &time, &e.proxy, &e.cluster, &e.pod, &e.zone, e.event, &e.detail, &count];
+            out.write_record(row).map_err(|e| e.to_string())?;
+        }
+        if *left_out > 0 {
+            let detail = format!("{left_out} more events not listed");
+            let row = [&r.to_string(), "", "", "", "", "", "more", &detail, &left_out.to_string()];
+            out.write_record(row).map_err(|e| e.to_string())?;
+        }
+    }
+    out.into_inner().map_err(|e| e.to_string())
+}
+
 /// Writes every output file into `dir`, an existing folder (the run's staging folder).
 pub fn write_outputs(
     dir: &Path,
@@ -109,6 +131,7 @@ pub fn write_outputs(
         ("summary.csv", summary_csv(results)?),
         ("timeseries.csv", timeseries_csv(results, zones, links)?),
         ("stats.csv", stats_csv(results)?),
+        ("events.csv", events_csv(results)?),
         ("scenario.yaml", scenario.text.clone().into_bytes()),
     ];
     let mut written = Vec::new();
@@ -122,7 +145,7 @@ pub fn write_outputs(
             .config
             .faults
             .iter()
-            .map(|f| (f.start.as_secs_f64(), f.end.map(|e| e.as_secs_f64()), fault_label(f)))
+            .map(|f| (f.start.as_secs_f64(), f.end.map(|e| e.as_secs_f64()), f.to_string()))
             .collect();
         let plots = dir.join("plots");
         std::fs::create_dir_all(&plots).map_err(|e| format!("{}: cannot create: {e}", plots.display()))?;
@@ -302,31 +325,4 @@ pub fn json(scenario: &Scenario, results: &[Replication]) -> String {
         crate::findings::json(&crate::findings::of(scenario, results)),
         replications.join(",")
     )
-}
-
-/// A short label for a fault on the timeline, e.g. `reviews v1 @ ack-hangzhou: scale to 0`.
-fn fault_label(fault: &Fault) -> String {
-    let target = match &fault.target {
-        FaultTarget::Deployment { cluster, service, version } => format!("{service} {version} @ {cluster}"),
-        FaultTarget::Pod { cluster, service, version, index } => format!("{service} {version} #{index} @ {cluster}"),
-        FaultTarget::Zone(z) => z.clone(),
-        FaultTarget::Region(r) => r.clone(),
-        FaultTarget::Backbone(a, b) => format!("{a} <-> {b}"),
-        FaultTarget::ControlPlane => "istiod".into(),
-        FaultTarget::SecurityGroupRule { from, to } => format!("{from} -> {to} rule"),
-    };
-    let action = match &fault.kind {
-        FaultKind::Respond(status) => format!("{status}s"),
-        FaultKind::Refuse => "refuses".into(),
-        FaultKind::Hang => "hangs".into(),
-        FaultKind::Slow(d) => format!("+{d}"),
-        FaultKind::FailFraction(f, status) => format!("{:.0}% {status}s", f * 100.0),
-        FaultKind::ScaleTo(n) => format!("scale to {n}"),
-        FaultKind::Outage => "outage".into(),
-        FaultKind::Cut => "cut".into(),
-        FaultKind::Degrade { .. } => "degraded".into(),
-        FaultKind::Unreachable => "unreachable".into(),
-        FaultKind::RuleRemoved => "removed".into(),
-    };
-    format!("{target}: {action}")
 }

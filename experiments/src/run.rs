@@ -3,6 +3,7 @@
 //! thread count.
 
 use models::envoy::stats::ClusterStats;
+use models::mesh::event_log::NamedRow;
 use models::mesh::summary::{RunSummary, WindowRow, window_rows};
 use models::mesh::world::World;
 use rayon::prelude::*;
@@ -20,6 +21,8 @@ pub struct Replication {
     /// Envoy's counters per proxy and upstream cluster that carried anything:
     /// `(proxy, cluster, counters)`.
     pub stats: Vec<(String, String, ClusterStats)>,
+    /// The event log, and how many events its cap left out.
+    pub events: (Vec<NamedRow>, u64),
 }
 
 /// The seed of replication `r` of a run seeded `seed`: the seed itself for the first, a seed
@@ -40,6 +43,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> Result<Replication, String> {
         summary: RunSummary::of(world, seed, duration, slo),
         windows: window_rows(world),
         stats: world.cluster_stats(),
+        events: world.event_rows(),
     })
 }
 

@@ -56,7 +56,7 @@ fn a_run_writes_its_outputs_and_the_same_seed_writes_the_same_bytes() {
     let table = run(&dir.join("a"));
     assert!(table.contains("seed-failover"));
     run(&dir.join("b"));
-    for file in ["summary.csv", "timeseries.csv", "stats.csv", "scenario.yaml"] {
+    for file in ["summary.csv", "timeseries.csv", "stats.csv", "events.csv", "scenario.yaml"] {
         let a = std::fs::read(dir.join("a").join(file)).unwrap();
         assert_eq!(a, std::fs::read(dir.join("b").join(file)).unwrap(), "{file} differs between runs");
     }

@@ -24,6 +24,13 @@ fn counters_add_up_to_the_summary_in_every_built_in_scenario() {
         assert_eq!(sum(|c| c.upstream_rq_retry), r.summary.retries, "{}", s.name);
         assert!(sum(|c| c.upstream_rq_total) >= r.summary.requests - r.summary.unanswered, "{}", s.name);
         assert!(r.stats.iter().all(|(_, _, c)| !c.is_unused()), "{}: idle clusters are left out", s.name);
+        // The event log tells the same story.
+        let (events, left_out) = &r.events;
+        assert_eq!(*left_out, 0, "{}", s.name);
+        let logged = |name: &str| events.iter().filter(|e| e.event == name).map(|e| u64::from(e.count)).sum::<u64>();
+        assert_eq!(logged("ejected"), r.summary.ejections, "{}", s.name);
+        assert_eq!(logged("ejection_refused"), sum(|c| c.ejections_overflow), "{}", s.name);
+        assert_eq!(logged("fault_started"), s.config.faults.len() as u64, "{}", s.name);
     }
 }
 

@@ -20,7 +20,7 @@ use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
 use super::priority_load::PriorityLoad;
 use super::retry::HostSelection;
-use super::stats::ClusterStats;
+use super::stats::{ClusterEvent, ClusterStats};
 use super::update_merge::{Delivery, UpdateMerger};
 
 /// Where in its interval the outlier detector's sweep falls.
@@ -84,6 +84,8 @@ pub struct UpstreamCluster {
     generation: u32,
     /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
     stats: ClusterStats,
+    /// What happened since the owner last took the events.
+    events: Vec<ClusterEvent>,
     index_of: HashMap<EndpointId, u32>,
 }
 
@@ -120,6 +122,7 @@ impl UpstreamCluster {
             pools: vec![HostPool::default(); host_count * workers],
             generation: 0,
             stats: ClusterStats::default(),
+            events: Vec::new(),
             index_of: HashMap::new(),
         };
         cluster.index_endpoints();
@@ -260,6 +263,23 @@ impl UpstreamCluster {
         }
     }
 
+    /// The events since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<ClusterEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Records a detection as an event.
+    fn detection_event(&mut self, detection: &Detection) {
+        let endpoint = self.lb.hosts()[detection.host].endpoint;
+        match detection.outcome {
+            EjectionOutcome::Ejected => self.events.push(ClusterEvent::Ejected(endpoint, detection.kind)),
+            EjectionOutcome::OverMaxEjectionPercent => {
+                self.events.push(ClusterEvent::EjectionRefused(endpoint, detection.kind));
+            }
+            EjectionOutcome::NotEnforced => {}
+        }
+    }
+
     /// The counters, for what the router and connection handling count.
     pub fn stats_mut(&mut self) -> &mut ClusterStats {
         &mut self.stats
@@ -294,6 +314,7 @@ impl UpstreamCluster {
         let host = self.resolve(pick)?;
         let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
         self.stats.count_detection(&detection);
+        self.detection_event(&detection);
         if detection.outcome == EjectionOutcome::Ejected {
             self.drain_pools(host);
             self.health_changed(host, true, now, rng);
@@ -308,8 +329,9 @@ impl UpstreamCluster {
     fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, ejected: bool, now: SimTime, rng: &mut R) {
         self.updated_ejected[host as usize] = ejected;
         for level in 0..self.mergers.len() {
-            if self.mergers[level].on_update(now, false) == Delivery::Now {
-                self.deliver(level as u32, rng);
+            match self.mergers[level].on_update(now, false) {
+                Delivery::Now => self.deliver(level as u32, rng),
+                Delivery::At(until) => self.events.push(ClusterEvent::UpdateDelayed(level as u32, until)),
             }
         }
     }
@@ -322,7 +344,21 @@ impl UpstreamCluster {
             }
         }
         let delivered = &self.delivered_ejected;
+        let before = self.lb.priority_load().clone();
         self.lb.refresh_level(level, |h| delivered[h as usize], rng);
+        let after = self.lb.priority_load();
+        if after.healthy != before.healthy {
+            self.events.push(ClusterEvent::PriorityLoad(after.healthy.clone()));
+        }
+        for (p, (&was, &is)) in before.panic.iter().zip(&after.panic).enumerate() {
+            if is != was {
+                self.events.push(if is {
+                    ClusterEvent::PanicEntered(p as u32)
+                } else {
+                    ClusterEvent::PanicLeft(p as u32)
+                });
+            }
+        }
     }
 
     /// When the cluster next needs [`on_timer`](Self::on_timer): the next outlier sweep or the
@@ -341,6 +377,10 @@ impl UpstreamCluster {
         if let Some(report) = &report {
             for detection in &report.detections {
                 self.stats.count_detection(detection);
+                self.detection_event(detection);
+            }
+            for &host in &report.unejected {
+                self.events.push(ClusterEvent::Returned(self.lb.hosts()[host].endpoint));
             }
             // Each host that changed state is its own update: the first of a sweep goes out at
             // once (if the window allows), the rest are merged.
@@ -358,6 +398,7 @@ impl UpstreamCluster {
         for level in 0..self.mergers.len() {
             if self.mergers[level].pending_until().is_some_and(|t| t <= now) {
                 self.mergers[level].deliver_pending(now);
+                self.events.push(ClusterEvent::MergedUpdateApplied(level as u32));
                 self.deliver(level as u32, rng);
             }
         }

@@ -138,6 +138,21 @@ pub enum EjectionKind {
     FailurePercentageLocalOrigin,
 }
 
+impl EjectionKind {
+    /// The detector's name as Envoy's outlier event log writes it, in lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            EjectionKind::Consecutive5xx => "consecutive_5xx",
+            EjectionKind::ConsecutiveGatewayFailure => "consecutive_gateway_failure",
+            EjectionKind::ConsecutiveLocalOriginFailure => "consecutive_local_origin_failure",
+            EjectionKind::SuccessRate => "success_rate",
+            EjectionKind::SuccessRateLocalOrigin => "success_rate_local_origin",
+            EjectionKind::FailurePercentage => "failure_percentage",
+            EjectionKind::FailurePercentageLocalOrigin => "failure_percentage_local_origin",
+        }
+    }
+}
+
 /// What became of a detection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EjectionOutcome {

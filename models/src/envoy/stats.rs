@@ -9,7 +9,31 @@
 //! (`lb_healthy_panic`, once per pick in panic) and the cluster manager (`update_merge_cancelled`,
 //! `update_out_of_merge_window`, `membership_change`, here per cluster).
 
+use sim::SimTime;
+
+use super::host_set::EndpointId;
 use super::outlier_detection::{Detection, EjectionKind, EjectionOutcome};
+
+/// Something a cluster did that explains its behaviour, for the run's event log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterEvent {
+    /// The detector ejected a host.
+    Ejected(EndpointId, EjectionKind),
+    /// The detector fired but `max_ejection_percent` refused the ejection.
+    EjectionRefused(EndpointId, EjectionKind),
+    /// An ejected host returned at a sweep.
+    Returned(EndpointId),
+    /// A health update of a priority waits in the merge window until then.
+    UpdateDelayed(u32, SimTime),
+    /// A merged health update of a priority reached the load balancers.
+    MergedUpdateApplied(u32),
+    /// The traffic split across priorities changed (percent per priority, healthy hosts).
+    PriorityLoad(Vec<u32>),
+    /// A priority entered panic (picks among all its hosts).
+    PanicEntered(u32),
+    /// A priority left panic.
+    PanicLeft(u32),
+}
 
 /// The counters of one cluster on one proxy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -325,3 +325,34 @@ pub struct MetricsConfig {
     /// 90/10 distribution), to report the split error against.
     pub expected_share: Option<(String, f64)>,
 }
+
+/// A short label, e.g. `reviews v1 @ ack-hangzhou: scale to 0` (timeline plots, event log).
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match &self.target {
+            FaultTarget::Deployment { cluster, service, version } => format!("{service} {version} @ {cluster}"),
+            FaultTarget::Pod { cluster, service, version, index } => {
+                format!("{service} {version} #{index} @ {cluster}")
+            }
+            FaultTarget::Zone(z) => z.clone(),
+            FaultTarget::Region(r) => r.clone(),
+            FaultTarget::Backbone(a, b) => format!("{a} <-> {b}"),
+            FaultTarget::ControlPlane => "istiod".into(),
+            FaultTarget::SecurityGroupRule { from, to } => format!("{from} -> {to} rule"),
+        };
+        let action = match &self.kind {
+            FaultKind::Respond(status) => format!("{status}s"),
+            FaultKind::Refuse => "refuses".into(),
+            FaultKind::Hang => "hangs".into(),
+            FaultKind::Slow(d) => format!("+{d}"),
+            FaultKind::FailFraction(fraction, status) => format!("{:.0}% {status}s", fraction * 100.0),
+            FaultKind::ScaleTo(n) => format!("scale to {n}"),
+            FaultKind::Outage => "outage".into(),
+            FaultKind::Cut => "cut".into(),
+            FaultKind::Degrade { .. } => "degraded".into(),
+            FaultKind::Unreachable => "unreachable".into(),
+            FaultKind::RuleRemoved => "removed".into(),
+        };
+        write!(f, "{target}: {action}")
+    }
+}

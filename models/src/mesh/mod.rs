@@ -5,6 +5,7 @@
 pub mod app;
 pub mod config;
 pub mod control_plane;
+pub mod event_log;
 pub mod metrics;
 pub mod network;
 pub mod summary;

@@ -67,6 +67,8 @@ impl World {
         if !breaker.pending_admitted(limits) {
             // A local 503 (UO), neither charged nor retried.
             self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_pending_overflow += 1;
+            let detail = "max_pending_requests".to_string();
+            self.log.push(s.now(), Some(proxy), Some(upstream), None, "circuit_breaker_overflow", detail);
             return self.end_call(index, serial, 503, 0, s);
         }
         breaker.track_pending(true);
@@ -123,6 +125,8 @@ impl World {
             if let Some(pool) = cluster.pool(pick, worker) {
                 pool.put_back(carried);
             }
+            let host = Some(pick.endpoint);
+            self.log.push(now, Some(proxy), Some(upstream), host, "circuit_breaker_overflow", "max_requests".into());
             let call = self.calls.get_mut(index, serial).expect("checked above");
             if let Some(handle) = call.attempt.take().and_then(|a| a.per_try_timeout) {
                 s.cancel(handle);
@@ -349,6 +353,8 @@ impl World {
         if wanted && !admitted {
             // A retry over the cluster's max_retries is simply not made.
             cluster.stats_mut().upstream_rq_retry_overflow += 1;
+            let now = s.now();
+            self.log.push(now, Some(proxy), Some(upstream), None, "circuit_breaker_overflow", "max_retries".into());
         }
         if wanted && admitted {
             let (breaker, _) = cluster.breaker();

@@ -43,6 +43,8 @@ impl World {
 
     pub(super) fn fault(&mut self, index: usize, starting: bool, s: &mut Scheduler<Event>) {
         let fault = self.config.faults[index].clone();
+        let event = if starting { "fault_started" } else { "fault_ended" };
+        self.log.push(s.now(), None, None, None, event, format!("faults[{index}]: {fault}"));
         if !starting && self.first_fault == Some(index) {
             self.fault_ended = Some(s.now());
         }

@@ -61,6 +61,7 @@ impl World {
     pub(super) fn push(&mut self, s: &mut Scheduler<Event>) {
         let push = self.pushes.len() as u32;
         self.pushes.push(Rc::new(self.istiod_view.clone()));
+        self.log.push(s.now(), None, None, None, "istiod_push_sent", format!("push {push}"));
         for proxy in 0..self.proxies.len() {
             let zone = self.proxies[proxy].zone;
             if !self.istiod_reaches(self.proxies[proxy].cluster) {
@@ -74,6 +75,7 @@ impl World {
 
     pub(super) fn eds_arrives(&mut self, proxy: usize, push: usize, s: &mut Scheduler<Event>) {
         let view = Rc::clone(&self.pushes[push]);
+        self.log.push(s.now(), Some(proxy), None, None, "eds_applied", format!("push {push}"));
         let client = Self::client(&self.proxies[proxy].locality);
         for upstream in 0..self.proxies[proxy].upstreams.len() {
             let (service, subset) = {

@@ -26,6 +26,7 @@ use sim::{EventHandle, KeyedDraws, Model, RandomStreams, Scheduler, SimDuration,
 use super::app::OnFailure;
 use super::config::{Arrivals, FaultKind, FaultTarget, MeshConfig, USER_GAVE_UP};
 use super::control_plane::Debouncer;
+use super::event_log::{EventLog, NamedRow};
 use super::metrics::Metrics;
 use super::network::Transit;
 use super::topology::{ConfigError, Path, Topology};
@@ -35,7 +36,7 @@ use crate::envoy::host_set::{EdsHealth, EndpointId};
 use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
-use crate::envoy::stats::ClusterStats;
+use crate::envoy::stats::{ClusterEvent, ClusterStats};
 use crate::istio::cluster::{ProxyCluster, TranslateError, build};
 use crate::istio::envoy_filter::apply_all;
 use crate::istio::locality::{Client, Locality, ServiceEndpoint};
@@ -49,6 +50,9 @@ mod users;
 
 /// Bytes of a handshake message (SYN, TLS records), for the loss and cut checks.
 const HANDSHAKE_BYTES: u64 = 200;
+
+/// Rows the event log keeps per run (repeats fold into one row; past this it only counts).
+const EVENT_LOG_ROWS: usize = 20_000;
 /// How long a connection takes to notice that a payload was dropped and give up on it (Linux's
 /// initial TCP retransmission timeout): the caller then sees a reset.
 const RETRANSMISSION_TIMEOUT: SimDuration = SimDuration::from_secs(1);
@@ -331,6 +335,7 @@ pub struct World {
     pods: Vec<PodState>,
     calls: Slab<Call>,
     connections: Slab<Connecting>,
+    log: EventLog,
     jobs: Slab<Job>,
     users: Slab<UserRequest>,
     streams: Streams,
@@ -464,6 +469,7 @@ impl World {
                 .collect(),
             calls: Slab::new(),
             connections: Slab::new(),
+            log: EventLog::new(EVENT_LOG_ROWS),
             jobs: Slab::new(),
             users: Slab::new(),
             streams: Streams {
@@ -728,6 +734,7 @@ impl World {
 
     /// Keeps one timer per upstream cluster at its next due time.
     fn rearm(&mut self, proxy: usize, upstream: usize, s: &mut Scheduler<Event>) {
+        self.log_cluster_events(proxy, upstream, s.now());
         let u = &mut self.proxies[proxy].upstreams[upstream];
         let next = u.cluster.next_timer();
         if u.timer.map(|(t, _)| t) == next {
@@ -740,6 +747,83 @@ impl World {
             let t = t.max(s.now());
             u.timer = Some((t, s.schedule_at(t, Event::ClusterTimer(proxy as u32, upstream as u32))));
         }
+    }
+
+    /// Moves what an upstream cluster did into the event log.
+    fn log_cluster_events(&mut self, proxy: usize, upstream: usize, now: SimTime) {
+        for event in self.proxies[proxy].upstreams[upstream].cluster.take_events() {
+            let (name, host, detail) = match event {
+                ClusterEvent::Ejected(host, kind) => ("ejected", Some(host), kind.name().to_string()),
+                ClusterEvent::EjectionRefused(host, kind) => {
+                    ("ejection_refused", Some(host), format!("{}: over max_ejection_percent", kind.name()))
+                }
+                ClusterEvent::Returned(host) => ("returned", Some(host), String::new()),
+                ClusterEvent::UpdateDelayed(level, until) => {
+                    ("update_merged", None, format!("priority {level} until {:.3} s", until.as_secs_f64()))
+                }
+                ClusterEvent::MergedUpdateApplied(level) => {
+                    ("merged_update_applied", None, format!("priority {level}"))
+                }
+                ClusterEvent::PriorityLoad(loads) => {
+                    let loads: Vec<String> = loads.iter().map(|l| format!("{l}%")).collect();
+                    ("priority_load", None, loads.join(" / "))
+                }
+                ClusterEvent::PanicEntered(level) => ("panic_entered", None, format!("priority {level}")),
+                ClusterEvent::PanicLeft(level) => ("panic_left", None, format!("priority {level}")),
+            };
+            self.log.push(now, Some(proxy), Some(upstream), host, name, detail);
+        }
+    }
+
+    /// The event log with names resolved, and how many events the cap left out.
+    pub fn event_rows(&self) -> (Vec<NamedRow>, u64) {
+        let rows = self
+            .log
+            .rows()
+            .iter()
+            .map(|row| {
+                let proxy = row.proxy.map(|p| self.proxies[p].name.clone()).unwrap_or_default();
+                let cluster = match (row.proxy, row.upstream) {
+                    (Some(p), Some(u)) => {
+                        let up = &self.proxies[p].upstreams[u];
+                        let service = &self.config.app.services[up.service].name;
+                        format!(
+                            "outbound|9080|{}|{service}.default.svc.cluster.local",
+                            up.subset.as_deref().unwrap_or("")
+                        )
+                    }
+                    _ => String::new(),
+                };
+                let (pod, zone) = match row.host {
+                    Some(EndpointId(p)) => {
+                        let pod = &self.topology.pods[p as usize];
+                        let service = &self.config.app.services[pod.service];
+                        (
+                            format!(
+                                "{}-{}-{}-{}",
+                                service.name,
+                                service.versions[pod.version].name,
+                                self.topology.clusters[pod.cluster].0,
+                                pod.ordinal
+                            ),
+                            self.topology.zones[pod.zone].name.clone(),
+                        )
+                    }
+                    None => (String::new(), String::new()),
+                };
+                NamedRow {
+                    time_s: row.time.as_secs_f64(),
+                    proxy,
+                    cluster,
+                    pod,
+                    zone,
+                    event: row.event,
+                    detail: row.detail.clone(),
+                    count: row.count,
+                }
+            })
+            .collect();
+        (rows, self.log.left_out())
     }
 
     /// A message from zone `from` to zone `to` sent now: when it arrives, or `None` if lost.
@@ -839,6 +923,7 @@ impl Model for World {
             Event::FaultEnds(i) => self.fault(i as usize, false, s),
             Event::PodUnready(p) => {
                 let p = p as usize;
+                self.log.push(s.now(), None, None, Some(self.topology.pods[p].endpoint), "pod_unready", String::new());
                 self.pods[p].unready_timer = None;
                 self.pods[p].ready = false;
                 self.pod_changed(p, s);
