@@ -24,9 +24,10 @@ fn service_of(cluster: &str) -> &str {
     cluster.split('|').nth(3).and_then(|host| host.split('.').next()).unwrap_or(cluster)
 }
 
-/// A count over `n` replications: the total for one, the mean per replication for more.
+/// A count over `n` replications: the total for one, the mean per replication for more (the
+/// findings then say so).
 fn count(total: u64, n: usize) -> String {
-    if n <= 1 { total.to_string() } else { format!("{:.0} per replication", total as f64 / n as f64) }
+    if n <= 1 { total.to_string() } else { format!("{:.0}", total as f64 / n as f64) }
 }
 
 /// The findings of a run, service by service in the app's order.
@@ -140,6 +141,11 @@ pub fn of(scenario: &Scenario, results: &[Replication]) -> Vec<Finding> {
                     "raise connectionPool.http.http1MaxPendingRequests or http2MaxRequests on the DestinationRule of {name}, or add pods"
                 ),
             });
+        }
+    }
+    if n > 1 {
+        for f in &mut found {
+            f.message.push_str(&format!(" (counts are means over {n} replications)"));
         }
     }
     found

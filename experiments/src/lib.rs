@@ -10,6 +10,7 @@ pub mod fuzz;
 pub mod input;
 pub mod output;
 pub mod plot;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod staging;

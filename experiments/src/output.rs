@@ -162,6 +162,10 @@ pub fn write_outputs(
         )?;
         written.push(plots.join("timeline.png"));
         written.push(plots.join("timeline.svg"));
+        let svg = std::fs::read_to_string(plots.join("timeline.svg")).map_err(|e| format!("timeline.svg: {e}"))?;
+        let report = dir.join("report.html");
+        write_atomically(&report, crate::report::html(scenario, results, &svg).as_bytes())?;
+        written.push(report);
     }
     Ok(written)
 }

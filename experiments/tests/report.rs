@@ -1,0 +1,62 @@
+//! `report.html` rendered by a real headless Chromium (Debian's `chromium`; `.ci/run` installs
+//! it and runs this test): the headline figures and the findings are in the rendered DOM, and the
+//! screenshot is not blank. Ignored by default: it needs the browser.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> String {
+    std::env::var("MESHSIM_CHROMIUM").unwrap_or_else(|_| "chromium".into())
+}
+
+fn browse(report: &Path, args: &[&str]) -> std::process::Output {
+    let url = format!("file://{}", report.display());
+    let output = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400"])
+        .args(args)
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+#[test]
+#[ignore = "needs Debian's chromium; .ci/run installs it and runs this"]
+fn the_report_renders_in_a_headless_browser() {
+    let dir = std::env::temp_dir().join(format!("meshsim-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/pod-503-keep-endpoints.yaml");
+    let run = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["run", scenario.to_str().unwrap(), "--replications", "2", "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report = dir.join("report.html");
+    let dom = String::from_utf8(browse(&report, &["--dump-dom"]).stdout).unwrap();
+    for expected in [
+        "meshsim: pod-503-keep-endpoints",
+        "id=\"headline\"",
+        "error_rate",
+        "time_to_shift_s",
+        "ejections refused",
+        "set maxEjectionPercent to at least 50",
+        "<svg",
+        "id=\"events\"",
+        "fault_started",
+        "upstream_rq_total",
+    ] {
+        assert!(dom.contains(expected), "the rendered page lacks {expected:?}");
+    }
+    let shot = dir.join("shot.png");
+    browse(&report, &[&format!("--screenshot={}", shot.display())]);
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let ink = pixels[..info.buffer_size()].chunks(channels).filter(|p| p.iter().take(3).any(|&c| c < 200)).count();
+    let total = (info.width * info.height) as usize;
+    assert!(ink * 50 > total, "the screenshot is nearly blank: {ink} of {total} pixels inked");
+    let _ = std::fs::remove_dir_all(&dir);
+}
