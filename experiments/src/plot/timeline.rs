@@ -1,12 +1,15 @@
 //! The timeline picture of a run: traffic share per zone, error rate and p99 latency against
-//! time, with the faults marked, as PNG and SVG. Text uses the embedded DejaVu Sans, so no
-//! system fonts are needed.
+//! time, with the faults marked, as PNG and SVG. Every window is a point on its line, so a run of
+//! a few windows still shows its values; fault labels sit in a band above the data, turned to
+//! the left of their line in the right half; ejections are marked along the time axis. Text uses
+//! the embedded DejaVu Sans, so no system fonts are needed.
 
 use std::path::Path;
 
 use models::mesh::summary::WindowRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{register_embedded_font, write_png};
 use crate::output::write_atomically;
@@ -29,6 +32,9 @@ pub struct Timeline<'a> {
 
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 900;
+
+/// The y range above the data kept for fault labels, as a fraction of the data's range.
+const LABEL_BAND: f64 = 0.15;
 
 /// Writes `timeline.png` and `timeline.svg` into `dir`.
 pub fn write_timeline(dir: &Path, timeline: &Timeline) -> Result<(), String> {
@@ -53,7 +59,7 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, t: &Timeline) -> Resul
         .x_label_area_size(36)
         .y_label_area_size(60)
         .caption(format!("{} answers by zone", t.share_service), ("sans-serif", 18))
-        .build_cartesian_2d(0.0..end, 0.0..100.0)
+        .build_cartesian_2d(0.0..end, 0.0..100.0 * (1.0 + LABEL_BAND))
         .map_err(err)?;
     chart.configure_mesh().x_desc("time (s)").y_desc("share (%)").draw().map_err(err)?;
     for (z, zone) in t.zones.iter().enumerate() {
@@ -62,13 +68,16 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, t: &Timeline) -> Resul
             let total: u64 = w.share_by_zone.iter().sum();
             (total > 0).then(|| (centre(w), 100.0 * w.share_by_zone[z] as f64 / total as f64))
         });
+        let points: Vec<(f64, f64)> = points.collect();
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled()))).map_err(err)?;
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))
             .map_err(err)?
             .label(zone.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
     }
-    mark_faults(&mut chart, t, 100.0)?;
+    mark_faults(&mut chart, t, 100.0, end)?;
+    mark_ejections(&mut chart, t)?;
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
 
     // 2. Error rate.
@@ -77,13 +86,19 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, t: &Timeline) -> Resul
         .x_label_area_size(36)
         .y_label_area_size(60)
         .caption("user-visible errors", ("sans-serif", 18))
-        .build_cartesian_2d(0.0..end, 0.0..100.0)
+        .build_cartesian_2d(0.0..end, 0.0..100.0 * (1.0 + LABEL_BAND))
         .map_err(err)?;
     chart.configure_mesh().x_desc("time (s)").y_desc("errors (% of requests)").draw().map_err(err)?;
-    let errors =
-        t.windows.iter().filter(|w| w.requests > 0).map(|w| (centre(w), 100.0 * w.failures as f64 / w.requests as f64));
+    let errors: Vec<(f64, f64)> = t
+        .windows
+        .iter()
+        .filter(|w| w.requests > 0)
+        .map(|w| (centre(w), 100.0 * w.failures as f64 / w.requests as f64))
+        .collect();
+    chart.draw_series(errors.iter().map(|&p| Circle::new(p, 3, RED.filled()))).map_err(err)?;
     chart.draw_series(LineSeries::new(errors, RED.stroke_width(2))).map_err(err)?;
-    mark_faults(&mut chart, t, 100.0)?;
+    mark_faults(&mut chart, t, 100.0, end)?;
+    mark_ejections(&mut chart, t)?;
 
     // 3. p99 latency.
     let top = t.windows.iter().map(|w| w.p99_ms).filter(|v| v.is_finite()).fold(1.0, f64::max) * 1.1;
@@ -92,35 +107,55 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, t: &Timeline) -> Resul
         .x_label_area_size(36)
         .y_label_area_size(60)
         .caption("p99 latency", ("sans-serif", 18))
-        .build_cartesian_2d(0.0..end, 0.0..top)
+        .build_cartesian_2d(0.0..end, 0.0..top * (1.0 + LABEL_BAND))
         .map_err(err)?;
     chart.configure_mesh().x_desc("time (s)").y_desc("p99 latency (ms)").draw().map_err(err)?;
-    let p99 = t.windows.iter().filter(|w| w.p99_ms.is_finite()).map(|w| (centre(w), w.p99_ms));
+    let p99: Vec<(f64, f64)> =
+        t.windows.iter().filter(|w| w.p99_ms.is_finite()).map(|w| (centre(w), w.p99_ms)).collect();
+    chart.draw_series(p99.iter().map(|&p| Circle::new(p, 3, BLUE.filled()))).map_err(err)?;
     chart.draw_series(LineSeries::new(p99, BLUE.stroke_width(2))).map_err(err)?;
-    mark_faults(&mut chart, t, top)?;
+    mark_faults(&mut chart, t, top, end)?;
+    mark_ejections(&mut chart, t)?;
     root.present().map_err(err)
 }
 
-/// Vertical lines at fault starts (solid) and ends (dashed-looking, lighter), labelled.
-fn mark_faults<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-    t: &Timeline,
-    top: f64,
-) -> Result<(), String> {
+/// The charts of the timeline: time against a value, both in `f64`.
+type TimeChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// Vertical lines at fault starts (solid) and ends (lighter), labelled in the band above the
+/// data (`top` is the data's top; `end` the run's, to turn labels left in the right half).
+fn mark_faults<DB: DrawingBackend>(chart: &mut TimeChart<DB>, t: &Timeline, top: f64, end: f64) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    for (start, end, label) in t.faults {
+    let band = top * (1.0 + LABEL_BAND / 2.0);
+    for (i, (start, stop, label)) in t.faults.iter().enumerate() {
         chart.draw_series(LineSeries::new([(*start, 0.0), (*start, top)], BLACK.stroke_width(1))).map_err(err)?;
-        chart
-            .draw_series(std::iter::once(Text::new(label.clone(), (*start, top * 0.95), ("sans-serif", 13))))
-            .map_err(err)?;
-        if let Some(end) = end {
+        // Labels of faults starting close together step down within the band.
+        let y = band - (i % 2) as f64 * top * LABEL_BAND / 3.0;
+        let side = if *start > end / 2.0 { HPos::Right } else { HPos::Left };
+        let style = TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(side, VPos::Center));
+        chart.draw_series(std::iter::once(Text::new(label.clone(), (*start, y), style))).map_err(err)?;
+        if let Some(stop) = stop {
             chart
-                .draw_series(LineSeries::new([(*end, 0.0), (*end, top)], BLACK.mix(0.4).stroke_width(1)))
+                .draw_series(LineSeries::new([(*stop, 0.0), (*stop, top)], BLACK.mix(0.4).stroke_width(1)))
                 .map_err(err)?;
         }
     }
+    Ok(())
+}
+
+/// A mark on the time axis in each window that saw ejections.
+fn mark_ejections<DB: DrawingBackend>(chart: &mut TimeChart<DB>, t: &Timeline) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let marks = t
+        .windows
+        .iter()
+        .filter(|w| w.ejections > 0)
+        .map(|w| TriangleMarker::new((w.start + t.window_seconds / 2.0, 0.0), 6, MAGENTA.filled()));
+    chart
+        .draw_series(marks)
+        .map_err(err)?
+        .label("ejections")
+        .legend(|(x, y)| TriangleMarker::new((x + 10, y), 6, MAGENTA.filled()));
     Ok(())
 }

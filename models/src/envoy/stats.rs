@@ -42,7 +42,8 @@ pub struct ClusterStats {
     pub upstream_rq_total: u64,
     /// Attempts answered 2xx by the host.
     pub upstream_rq_2xx: u64,
-    /// Attempts answered 5xx by the host.
+    /// Attempts answered 5xx by the host, or aborted (503 for a failed connection or reset,
+    /// 504 for a timeout, as the router charges them).
     pub upstream_rq_5xx: u64,
     /// Retries made.
     pub upstream_rq_retry: u64,

@@ -286,8 +286,13 @@ impl World {
             s.cancel(handle);
         }
         let cluster = &mut self.proxies[proxy].upstreams[upstream_index].cluster;
-        if let Some(HostResult::Http(status)) = result {
-            cluster.stats_mut().count_response(status);
+        // The router charges aborts as the status it answers with (`chargeUpstreamAbort`):
+        // 503 for a failed connection or a reset, 504 for a timeout.
+        match result {
+            Some(HostResult::Http(status)) => cluster.stats_mut().count_response(status),
+            Some(HostResult::ConnectFailed) => cluster.stats_mut().count_response(503),
+            Some(HostResult::Timeout) => cluster.stats_mut().count_response(504),
+            Some(HostResult::ConnectSuccess) | None => {}
         }
         // The router charges the host before the stream closes; an ejection drains the pools.
         if let Some(result) = result
