@@ -143,6 +143,26 @@ pub fn of(scenario: &Scenario, results: &[Replication]) -> Vec<Finding> {
             });
         }
     }
+    // Requests still waiting at the end, far more than the ones simply in flight (rate × p99,
+    // with room), while no timeout ever fired: something holds them.
+    let unanswered: u64 = results.iter().map(|r| r.summary.unanswered).sum();
+    let in_flight: f64 = results
+        .iter()
+        .map(|r| {
+            let rate = r.summary.requests as f64 / config.duration.as_secs_f64().max(1e-9);
+            3.0 * rate * r.summary.latency_ms[2] / 1000.0 + 5.0
+        })
+        .sum();
+    let timeouts: u64 = results.iter().flat_map(|r| r.stats.iter()).map(|(_, _, s)| s.upstream_rq_timeout).sum();
+    if unanswered as f64 > in_flight && timeouts == 0 && config.workload.user_timeout.is_none() {
+        found.push(Finding {
+            message: format!(
+                "{} user requests were still waiting when the run ended, and no route timeout fired: a pod that accepts requests and never answers holds every request sent to it until the connection dies",
+                count(unanswered, n)
+            ),
+            fix: "give the routes a timeout in their VirtualService (e.g. timeout: 2s), so a hung pod costs an error (and counts toward its ejection) instead of a hung page".into(),
+        });
+    }
     if n > 1 {
         for f in &mut found {
             f.message.push_str(&format!(" (counts are means over {n} replications)"));

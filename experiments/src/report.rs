@@ -33,7 +33,7 @@ pub fn escape(text: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}\
-table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}\
+table{border-collapse:collapse;margin:0.5em 0 1.5em;display:block;overflow-x:auto}td,th{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}\
 th{background:#eef}td.n{text-align:right;font-variant-numeric:tabular-nums}.fix{color:#064}\
 h2{border-bottom:2px solid #88a;padding-bottom:0.1em}svg{max-width:100%;height:auto}";
 

@@ -63,3 +63,32 @@ fn findings_name_the_mechanism_and_the_fix() {
     let s = scenario("seed-roundrobin");
     assert_eq!(findings::of(&s, &run(&s, 1, 1).unwrap()), vec![]);
 }
+
+#[test]
+fn user_errors_are_the_gateways_5xx_when_nothing_is_retried() {
+    // One hop, Istio 1.30 (503s are not retried): every user error is an upstream 5xx the
+    // gateway counted, and the other way round.
+    for case in ["c5xx1-i1s-503", "maxeject-unset-503", "hang-route-timeout"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fidelity/cases").join(format!("{case}.yaml"));
+        let s = load(&path).unwrap();
+        let r = run(&s, 1, 1).unwrap().remove(0);
+        let gateway_5xx: u64 =
+            r.stats.iter().filter(|(p, _, _)| p.starts_with("gateway-")).map(|(_, _, c)| c.upstream_rq_5xx).sum();
+        assert!(r.summary.failed > 0, "{case}");
+        assert_eq!(gateway_5xx, r.summary.failed, "{case}");
+    }
+}
+
+#[test]
+fn a_hung_pod_without_a_route_timeout_is_a_finding() {
+    // blackhole-region's 1 s route timeout turns hangs into 504s: nothing hangs to the end.
+    let mut s = scenario("blackhole-region");
+    let hung = |s: &experiments::scenario::Scenario| {
+        findings::of(s, &run(s, 1, 1).unwrap()).iter().any(|f| f.message.contains("still waiting when the run ended"))
+    };
+    assert!(!hung(&s));
+    s.config.istio.routes.retain(|r| r.host != "reviews");
+    assert!(hung(&s));
+    // An open loop always ends with a few requests on their way: that is no finding.
+    assert!(!hung(&scenario("backbone-degraded")));
+}
