@@ -5,6 +5,7 @@
 use models::envoy::outlier_detection::max_ejectable_hosts;
 use models::envoy::stats::ClusterStats;
 use models::istio::outlier::{detector_config, panic_threshold};
+use models::mesh::config::{FaultKind, FaultTarget};
 
 use crate::output::json_string;
 use crate::run::Replication;
@@ -141,6 +142,32 @@ pub fn of(scenario: &Scenario, results: &[Replication]) -> Vec<Finding> {
                     "raise connectionPool.http.http1MaxPendingRequests or http2MaxRequests on the DestinationRule of {name}, or add pods"
                 ),
             });
+        }
+    }
+    // Backbone directions that dropped messages: a queue over its buffer, loss or a cut.
+    if let Some(first) = results.first() {
+        for (l, (link, ..)) in first.summary.backbone.iter().enumerate() {
+            let drops: u64 = results.iter().map(|r| r.summary.backbone.get(l).map_or(0, |b| b.4)).sum();
+            let peak = results.iter().filter_map(|r| r.summary.backbone.get(l)).map(|b| b.5).fold(0.0, f64::max);
+            if drops == 0 {
+                continue;
+            }
+            let (from, to) = link.split_once("->").unwrap_or((link.as_str(), ""));
+            let faulted = config.faults.iter().any(|f| {
+                matches!(&f.target, FaultTarget::Backbone(a, b) if (a == from && b == to) || (a == to && b == from))
+                    && matches!(f.kind, FaultKind::Degrade { .. } | FaultKind::Cut)
+            });
+            let message = format!(
+                "backbone {link}: {} messages dropped (its queue over the buffer, loss, or a cut), each costing its sender a retransmission timeout or a reset; the busiest window used {:.0} % of the purchased bandwidth",
+                count(drops, n),
+                peak * 100.0
+            );
+            let fix = if faulted {
+                "the scenario's fault degrades or cuts this link: route timeouts and failover within the region keep users from waiting on it".into()
+            } else {
+                "buy bandwidth for the traffic after failover (cen.connections[].bandwidth; `meshsim check` estimates it), or keep failover within the region".into()
+            };
+            found.push(Finding { message, fix });
         }
     }
     // Requests still waiting at the end, far more than the ones simply in flight (rate × p99,

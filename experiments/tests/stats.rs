@@ -59,6 +59,9 @@ fn findings_name_the_mechanism_and_the_fix() {
     let s = scenario("region-outage");
     let found = findings::of(&s, &run(&s, 1, 1).unwrap());
     assert!(found.iter().any(|f| f.message.contains("waited out the connect timeout")), "{found:?}");
+    let s = scenario("backbone-degraded");
+    let found = findings::of(&s, &run(&s, 1, 1).unwrap());
+    assert!(found.iter().any(|f| f.message.contains("messages dropped")), "{found:?}");
     // A run where nothing goes wrong has nothing to say.
     let s = scenario("seed-roundrobin");
     assert_eq!(findings::of(&s, &run(&s, 1, 1).unwrap()), vec![]);
