@@ -26,7 +26,7 @@ use sim::{EventHandle, KeyedDraws, Model, RandomStreams, Scheduler, SimDuration,
 use super::app::OnFailure;
 use super::config::{Arrivals, FaultKind, FaultTarget, MeshConfig, USER_GAVE_UP};
 use super::control_plane::Debouncer;
-use super::event_log::{EventLog, NamedRow};
+use super::event_log::EventLog;
 use super::metrics::Metrics;
 use super::network::Transit;
 use super::topology::{ConfigError, Path, Topology};
@@ -36,13 +36,13 @@ use crate::envoy::host_set::{EdsHealth, EndpointId};
 use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
-use crate::envoy::stats::{ClusterEvent, ClusterStats};
 use crate::istio::cluster::{ProxyCluster, TranslateError, build};
 use crate::istio::envoy_filter::apply_all;
 use crate::istio::locality::{Client, Locality, ServiceEndpoint};
 use crate::istio::retry::route_policy;
 
 mod calls;
+mod explain;
 mod faults;
 mod istiod;
 mod pods;
@@ -561,30 +561,6 @@ impl World {
         &self.metrics
     }
 
-    /// Envoy's counters of every upstream cluster of every proxy that sent anything through it:
-    /// `(proxy, cluster, counters)`, clusters named as Istio names them
-    /// (`outbound|9080|v1|reviews.default.svc.cluster.local`; the model has no ports, so every
-    /// service gets Bookinfo's 9080).
-    pub fn cluster_stats(&self) -> Vec<(String, String, ClusterStats)> {
-        let mut rows = Vec::new();
-        for proxy in &self.proxies {
-            for upstream in &proxy.upstreams {
-                let stats = upstream.cluster.stats();
-                if stats.is_unused() {
-                    continue;
-                }
-                let service = &self.config.app.services[upstream.service].name;
-                let subset = upstream.subset.as_deref().unwrap_or("");
-                rows.push((
-                    proxy.name.clone(),
-                    format!("outbound|9080|{subset}|{service}.default.svc.cluster.local"),
-                    stats,
-                ));
-            }
-        }
-        rows
-    }
-
     /// The topology (for naming localities and links in reports).
     pub fn topology(&self) -> &Topology {
         &self.topology
@@ -680,15 +656,8 @@ impl World {
         let (cluster, locality, workload, name) = match (pod, gateway) {
             (Some(p), _) => {
                 let pod = &self.topology.pods[p];
-                let service = &self.config.app.services[pod.service];
-                let name = format!(
-                    "{}-{}-{}-{}",
-                    service.name,
-                    service.versions[pod.version].name,
-                    self.topology.clusters[pod.cluster].0,
-                    pod.ordinal
-                );
-                (pod.cluster, pod.locality.clone(), service.name.clone(), name)
+                let service = self.config.app.services[pod.service].name.clone();
+                (pod.cluster, pod.locality.clone(), service, self.pod_name(p))
             }
             (None, Some(g)) => {
                 let gateway = &self.topology.gateways[g];
@@ -747,83 +716,6 @@ impl World {
             let t = t.max(s.now());
             u.timer = Some((t, s.schedule_at(t, Event::ClusterTimer(proxy as u32, upstream as u32))));
         }
-    }
-
-    /// Moves what an upstream cluster did into the event log.
-    fn log_cluster_events(&mut self, proxy: usize, upstream: usize, now: SimTime) {
-        for event in self.proxies[proxy].upstreams[upstream].cluster.take_events() {
-            let (name, host, detail) = match event {
-                ClusterEvent::Ejected(host, kind) => ("ejected", Some(host), kind.name().to_string()),
-                ClusterEvent::EjectionRefused(host, kind) => {
-                    ("ejection_refused", Some(host), format!("{}: over max_ejection_percent", kind.name()))
-                }
-                ClusterEvent::Returned(host) => ("returned", Some(host), String::new()),
-                ClusterEvent::UpdateDelayed(level, until) => {
-                    ("update_merged", None, format!("priority {level} until {:.3} s", until.as_secs_f64()))
-                }
-                ClusterEvent::MergedUpdateApplied(level) => {
-                    ("merged_update_applied", None, format!("priority {level}"))
-                }
-                ClusterEvent::PriorityLoad(loads) => {
-                    let loads: Vec<String> = loads.iter().map(|l| format!("{l}%")).collect();
-                    ("priority_load", None, loads.join(" / "))
-                }
-                ClusterEvent::PanicEntered(level) => ("panic_entered", None, format!("priority {level}")),
-                ClusterEvent::PanicLeft(level) => ("panic_left", None, format!("priority {level}")),
-            };
-            self.log.push(now, Some(proxy), Some(upstream), host, name, detail);
-        }
-    }
-
-    /// The event log with names resolved, and how many events the cap left out.
-    pub fn event_rows(&self) -> (Vec<NamedRow>, u64) {
-        let rows = self
-            .log
-            .rows()
-            .iter()
-            .map(|row| {
-                let proxy = row.proxy.map(|p| self.proxies[p].name.clone()).unwrap_or_default();
-                let cluster = match (row.proxy, row.upstream) {
-                    (Some(p), Some(u)) => {
-                        let up = &self.proxies[p].upstreams[u];
-                        let service = &self.config.app.services[up.service].name;
-                        format!(
-                            "outbound|9080|{}|{service}.default.svc.cluster.local",
-                            up.subset.as_deref().unwrap_or("")
-                        )
-                    }
-                    _ => String::new(),
-                };
-                let (pod, zone) = match row.host {
-                    Some(EndpointId(p)) => {
-                        let pod = &self.topology.pods[p as usize];
-                        let service = &self.config.app.services[pod.service];
-                        (
-                            format!(
-                                "{}-{}-{}-{}",
-                                service.name,
-                                service.versions[pod.version].name,
-                                self.topology.clusters[pod.cluster].0,
-                                pod.ordinal
-                            ),
-                            self.topology.zones[pod.zone].name.clone(),
-                        )
-                    }
-                    None => (String::new(), String::new()),
-                };
-                NamedRow {
-                    time_s: row.time.as_secs_f64(),
-                    proxy,
-                    cluster,
-                    pod,
-                    zone,
-                    event: row.event,
-                    detail: row.detail.clone(),
-                    count: row.count,
-                }
-            })
-            .collect();
-        (rows, self.log.left_out())
     }
 
     /// A message from zone `from` to zone `to` sent now: when it arrives, or `None` if lost.
