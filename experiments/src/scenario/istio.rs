@@ -941,9 +941,7 @@ spec:
         assert!(spaced.contains("without spaces"), "{spaced}");
         let backoff = read_stream(&retries("{attempts: 2, backoff: 0s}"), "x", 1).unwrap_err();
         assert!(backoff.contains("retries.backoff: 0s is below 1ms"), "{backoff}");
-        let fine = retries(
-            "{attempts: 2, retryOn: \"reset-before-request,409\", backoff: 50ms, retryIgnorePreviousHosts: false}",
-        );
+        let fine = retries("{attempts: 2, retryOn: \"reset,409\", backoff: 50ms, retryIgnorePreviousHosts: false}");
         let route = &read_stream(&fine, "x", 1).unwrap().routes[0];
         assert_eq!(route.retries.as_ref().unwrap().backoff, Some(SimDuration::from_millis(50)));
         let local = SEED_RULE.replace("interval: 1s", "interval: 1s\n      consecutiveLocalOriginFailures: 3");

@@ -45,8 +45,7 @@ pub struct RetryOn {
     pub never_triggered: bool,
 }
 
-/// Every `retryOn` condition Envoy knows (`parseRetryOn`, `parseRetryGrpcOn`) — the list Istio's
-/// validation accepts besides HTTP status codes (`supportedRetryOnPolicies`, `validation.go`).
+/// Every `retryOn` condition Envoy knows (`parseRetryOn`, `parseRetryGrpcOn`).
 pub const RETRY_ON_CONDITIONS: [&str; 16] = [
     "5xx",
     "gateway-error",

@@ -14,7 +14,7 @@ use super::api::HttpRetry;
 use super::version::IstioVersion;
 use sim::SimDuration;
 
-use crate::envoy::retry::{RETRY_ON_CONDITIONS, RetryOn, RetryPolicy};
+use crate::envoy::retry::{RetryOn, RetryPolicy};
 
 /// `update_frequency` of the `previous_priorities` retry priority Istio configures.
 const REMOTE_LOCALITIES_UPDATE_FREQUENCY: u32 = 2;
@@ -76,12 +76,32 @@ pub fn retry_on_text(retries: Option<&HttpRetry>) -> String {
     out
 }
 
+/// The `retryOn` conditions Istio's validation accepts besides HTTP status codes
+/// (`supportedRetryOnPolicies`, `pkg/config/validation/validation.go`): Envoy's
+/// `reset-before-request` and `http3-post-connect-failure` are not among them.
+const ISTIO_RETRY_ON: [&str; 14] = [
+    "5xx",
+    "gateway-error",
+    "reset",
+    "connect-failure",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "envoy-ratelimited",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+
 /// `parseRetryOn`: Envoy condition names set flags; numbers become retriable status codes (and
 /// switch `retriable-status-codes` on). Entries are split at commas and not trimmed, as Istio's
 /// validation (`validateHTTPRetry`) rejects anything that is neither a condition nor a status.
 fn apply_retry_on(policy: &mut RetryPolicy, retry_on: &str) -> Result<(), String> {
     for token in retry_on.split(',') {
-        if policy.retry_on.set(token) {
+        if ISTIO_RETRY_ON.contains(&token) && policy.retry_on.set(token) {
             continue;
         }
         match token.parse::<u16>() {
@@ -93,7 +113,7 @@ fn apply_retry_on(policy: &mut RetryPolicy, retry_on: &str) -> Result<(), String
             Err(_) => {
                 return Err(format!(
                     "{token:?} is not a valid retryOn policy; write comma-separated entries without spaces, each an HTTP status code or one of {}",
-                    RETRY_ON_CONDITIONS.join(", ")
+                    ISTIO_RETRY_ON.join(", ")
                 ));
             }
         }
@@ -179,7 +199,9 @@ mod tests {
             let vs = HttpRetry { attempts: 2, retry_on: Some(retry_on.into()), ..HttpRetry::default() };
             route_policy(Some(&vs), IstioVersion::DEFAULT)
         };
-        assert!(with("reset-before-request,retriable-4xx,503").is_ok());
+        assert!(with("reset,retriable-4xx,503").is_ok());
+        // Envoy knows it; Istio's validation does not take it.
+        assert!(with("reset-before-request").unwrap_err().contains("is not a valid retryOn policy"));
         assert!(with("5xx, reset").unwrap_err().contains("\" reset\" is not a valid retryOn policy"));
         assert!(with("timeout").unwrap_err().contains("one of 5xx, gateway-error"));
         assert!(with("999").unwrap_err().contains("999 is not a valid HTTP status code"));
