@@ -496,6 +496,16 @@ fn on_frontend_pod(index: u32, kind: FaultKind) -> Fault {
     }
 }
 
+/// The frontend pods' zone goes dark from the start: connects to them time out.
+fn frontend_zone_goes_dark() -> Fault {
+    Fault {
+        start: SimDuration::ZERO,
+        end: None,
+        target: FaultTarget::Zone("cn-hangzhou-j".into()),
+        kind: FaultKind::Outage,
+    }
+}
+
 /// The frontend route with these retries.
 fn frontend_retries(retries: HttpRetry) -> Route {
     Route { host: "frontend".into(), destinations: vec![(None, 100)], timeout: None, retries: Some(retries) }
@@ -519,12 +529,7 @@ fn a_failed_connect_fails_every_request_waiting_in_its_pool() {
     let mut config = frontend_only(1, policy, 50.0);
     config.workload.requests = Some(25);
     config.istio.routes = vec![frontend_retries(HttpRetry { attempts: 0, ..HttpRetry::default() })];
-    config.faults = vec![Fault {
-        start: SimDuration::ZERO,
-        end: None,
-        target: FaultTarget::Zone("cn-hangzhou-j".into()),
-        kind: FaultKind::Outage,
-    }];
+    config.faults = vec![frontend_zone_goes_dark()];
     config.duration = SimDuration::from_millis(1_600);
     let world = run(config);
     let m = world.metrics();
@@ -551,12 +556,7 @@ fn least_request_counts_a_request_only_once_its_connection_is_up() {
     config.workload.requests = Some(400);
     config.clusters[0].deployments.push(deployment("frontend", "v1", "cn-hangzhou-k", 1));
     config.istio.routes = vec![frontend_retries(HttpRetry { attempts: 0, ..HttpRetry::default() })];
-    config.faults = vec![Fault {
-        start: SimDuration::ZERO,
-        end: None,
-        target: FaultTarget::Zone("cn-hangzhou-j".into()),
-        kind: FaultKind::Outage,
-    }];
+    config.faults = vec![frontend_zone_goes_dark()];
     config.duration = SimDuration::from_secs(6);
     let world = run(config);
     let m = world.metrics();
@@ -617,68 +617,20 @@ fn the_app_mesh_outlier_walkthrough_is_reproduced() {
     // §4): 4 hosts, 1 returns 500, 50 requests/s, 5 consecutive server errors eject, interval
     // 10 s, base ejection 10 s, max 50 %. Observed: exactly 5 errors per ejection, 200 requests in
     // 4 s at 97.5 % success, 100 % success while the host is ejected.
-    use models::mesh::app::{Delay, Service, Version};
-    let mut config = seed();
-    config.regions.truncate(1);
-    config.network.backbone.clear();
-    config.clusters.truncate(1);
-    config.clusters[0].deployments = vec![Deployment {
-        service: "frontend".into(),
-        version: "v1".into(),
-        zone: "cn-hangzhou-k".into(),
-        replicas: 4,
-        concurrency: 16,
-        locality_labels: true,
-    }];
-    config.app = App {
-        services: vec![Service {
-            name: "frontend".into(),
-            request_bytes: 500,
-            response_bytes: 500,
-            versions: vec![Version {
-                name: "v1".into(),
-                service_time: Delay::Constant(ms(1)),
-                calls: vec![],
-                parallel: false,
-                markers: 0,
-            }],
-        }],
-    };
-    config.istio.destination_rules = vec![DestinationRule {
-        name: "frontend".into(),
-        host: "frontend".into(),
-        traffic_policy: Some(TrafficPolicy {
-            outlier_detection: Some(OutlierDetection {
-                consecutive_5xx_errors: Some(5),
-                interval: Some(SimDuration::from_secs(10)),
-                base_ejection_time: Some(SimDuration::from_secs(10)),
-                max_ejection_percent: 50,
-                ..OutlierDetection::default()
-            }),
-            ..TrafficPolicy::default()
+    let policy = TrafficPolicy {
+        outlier_detection: Some(OutlierDetection {
+            consecutive_5xx_errors: Some(5),
+            interval: Some(SimDuration::from_secs(10)),
+            base_ejection_time: Some(SimDuration::from_secs(10)),
+            max_ejection_percent: 50,
+            ..OutlierDetection::default()
         }),
-        subsets: vec![],
-    }];
-    config.workload = Workload {
-        gateway: "ingressgateway".into(),
-        entry_service: "frontend".into(),
-        start: SimDuration::ZERO,
-        arrivals: Arrivals::Constant { rate: 50.0 },
-        requests: None,
-        user_timeout: None,
+        ..TrafficPolicy::default()
     };
-    config.metrics.share_service = "frontend".into();
-    config.faults = vec![Fault {
-        start: SimDuration::ZERO,
-        end: None,
-        target: FaultTarget::Pod {
-            cluster: "ack-hangzhou".into(),
-            service: "frontend".into(),
-            version: "v1".into(),
-            index: 0,
-        },
-        kind: FaultKind::Respond(500),
-    }];
+    let mut config = frontend_only(4, policy, 50.0);
+    // The walkthrough's pods share the gateway's zone.
+    config.clusters[0].deployments = vec![deployment("frontend", "v1", "cn-hangzhou-k", 4)];
+    config.faults = vec![on_frontend_pod(0, FaultKind::Respond(500))];
     config.duration = SimDuration::from_secs(4);
     let world = run(config.clone());
     let m = world.metrics();
