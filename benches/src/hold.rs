@@ -2,13 +2,22 @@
 //! one schedules one new event at now + Exp(mean 1 ms). It measures the event list alone, at a
 //! steady queue size, which is what dominates a large discrete-event simulation.
 //!
-//! Three implementations that do exactly the same work, random draws included: the `sim`
-//! engine; the baseline, a bare loop over `std::collections::BinaryHeap`; and the
-//! `priority-queue` crate's `PriorityQueue` as the event list (the package meshsim was first
-//! specified with: an indexed heap that can change or remove any item by key).
+//! Four implementations that do exactly the same work, random draws included: the `sim`
+//! engine; the baseline, a bare loop over `std::collections::BinaryHeap`; the `priority-queue`
+//! crate's `PriorityQueue` as the event list (the package meshsim was first specified with: an
+//! indexed heap that can change or remove any item by key); and nexosim, a Rust discrete-event
+//! framework, with the hold model as one of its models scheduling events on itself.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nexosim::model::{BuildContext, Context, ProtoModel, schedulable};
+use nexosim::simulation::{Mailbox, SimInit};
+use nexosim::time::MonotonicTime;
+use serde::{Deserialize, Serialize};
 
 use rand_distr::{Distribution, Exp};
 use sim::{Model, RandomStreams, Scheduler, SimDuration, Simulation, StreamRng};
@@ -105,6 +114,77 @@ pub fn run_priority_queue(pending: usize, events: u64, seed: u64) -> u64 {
     now
 }
 
+/// The hold model as a nexosim model: its state is empty; the draws and the count of handled
+/// events live in its environment (nexosim's place for what a model does not serialize).
+#[derive(Serialize, Deserialize)]
+struct NexosimHold {
+    pending: usize,
+}
+
+/// What the nexosim hold model draws from and reports to its driver.
+struct NexosimHoldEnv {
+    hold: HoldTimes,
+    handled: Arc<AtomicU64>,
+}
+
+#[nexosim::model::Model(type Env = NexosimHoldEnv)]
+impl NexosimHold {
+    /// Schedules the first `pending` events, drawn in the order the other implementations draw them.
+    #[nexosim(init)]
+    async fn init(&mut self, cx: &Context<Self>, env: &mut NexosimHoldEnv) {
+        for _ in 0..self.pending {
+            let delay = env.hold.next();
+            schedule_hold(cx, delay);
+        }
+    }
+
+    /// One event: schedules the next one.
+    #[nexosim(schedulable)]
+    async fn fire(&mut self, _: (), cx: &Context<Self>, env: &mut NexosimHoldEnv) {
+        env.handled.fetch_add(1, Ordering::Relaxed);
+        let delay = env.hold.next();
+        schedule_hold(cx, delay);
+    }
+}
+
+/// Builds the nexosim hold model with its environment.
+struct NexosimHoldProto {
+    pending: usize,
+    env: NexosimHoldEnv,
+}
+
+impl ProtoModel for NexosimHoldProto {
+    type Model = NexosimHold;
+
+    fn build(self, _: &mut BuildContext<Self>) -> (NexosimHold, NexosimHoldEnv) {
+        (NexosimHold { pending: self.pending }, self.env)
+    }
+}
+
+/// Schedules the nexosim model's next event `delay` from now. nexosim refuses a deadline that is
+/// not in the future, so a zero draw (below a nanosecond: about one in a million) waits 1 ns.
+fn schedule_hold(cx: &Context<NexosimHold>, delay: SimDuration) {
+    let delay = Duration::from_nanos(delay.as_nanos().max(1));
+    cx.schedule_event(delay, schedulable!(NexosimHold::fire), ()).expect("a hold is in the future");
+}
+
+/// The same model on nexosim 1.0, on one thread (as the others run): the driver steps the
+/// simulation until `events` events have been handled. Events due at one instant are handled in
+/// one step, so the last step may handle one more, due at the same time: the clock agrees.
+pub fn run_nexosim(pending: usize, events: u64, seed: u64) -> u64 {
+    let handled = Arc::new(AtomicU64::new(0));
+    let env = NexosimHoldEnv { hold: HoldTimes::new(seed), handled: Arc::clone(&handled) };
+    let mailbox = Mailbox::new();
+    let mut simulation = SimInit::with_num_threads(1)
+        .add_model(NexosimHoldProto { pending, env }, mailbox, "hold")
+        .init(MonotonicTime::EPOCH)
+        .expect("the hold model initialises");
+    while handled.load(Ordering::Relaxed) < events {
+        simulation.step().expect("the hold model never runs dry");
+    }
+    simulation.time().duration_since(MonotonicTime::EPOCH).as_nanos() as u64
+}
+
 /// Events per second of `run` and of `baseline`: the median of `rounds` timed runs each, the two
 /// alternating so that a noisy neighbour on a shared machine slows both alike (after one warm-up
 /// run of each).
@@ -143,6 +223,7 @@ mod tests {
         for pending in [1, 10, 1000] {
             assert_eq!(run_engine(pending, 20_000, 5), run_binary_heap(pending, 20_000, 5));
             assert_eq!(run_priority_queue(pending, 20_000, 5), run_binary_heap(pending, 20_000, 5));
+            assert_eq!(run_nexosim(pending, 20_000, 5), run_binary_heap(pending, 20_000, 5));
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Prints the hold-model comparison for BENCHMARKS.md: the `sim` engine, a bare `BinaryHeap`
-//! loop (the baseline), the `priority-queue` crate as the event list, and SimPy (when
+//! loop (the baseline), the `priority-queue` crate as the event list, nexosim, and SimPy (when
 //! `python3 -c "import simpy"` works), all measured in this one run.
 //!
 //!     cargo run --release -p benches --bin hold-compare [-- --events N]
@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use benches::hold::{paired_events_per_second, run_binary_heap, run_engine, run_priority_queue};
+use benches::hold::{paired_events_per_second, run_binary_heap, run_engine, run_nexosim, run_priority_queue};
 
 /// Events per second of the SimPy peer, or why it could not run.
 fn simpy_events_per_second(pending: usize, events: u64) -> Result<f64, String> {
@@ -39,27 +39,31 @@ fn main() {
     }
     let simpy_events = (events / 20).max(1000);
     println!(
-        "| pending | sim engine (ev/s) | BinaryHeap (ev/s) | priority-queue (ev/s) | SimPy (ev/s) | engine / BinaryHeap | engine / priority-queue | engine / SimPy |"
+        "| pending | sim engine (ev/s) | BinaryHeap (ev/s) | priority-queue (ev/s) | nexosim (ev/s) | SimPy (ev/s) | engine / BinaryHeap | engine / priority-queue | engine / nexosim | engine / SimPy |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for pending in [1_000usize, 100_000] {
         let (engine, heap) = paired_events_per_second(run_engine, run_binary_heap, pending, events, ROUNDS);
-        let (engine_again, indexed) = paired_events_per_second(run_engine, run_priority_queue, pending, events, ROUNDS);
+        let (engine_vs_indexed, indexed) =
+            paired_events_per_second(run_engine, run_priority_queue, pending, events, ROUNDS);
+        let (engine_vs_nexosim, nexosim) = paired_events_per_second(run_engine, run_nexosim, pending, events, ROUNDS);
         let simpy = simpy_events_per_second(pending, simpy_events);
         let (simpy_cell, simpy_ratio) = match &simpy {
             Ok(rate) => (format!("{:.2} M", rate / 1e6), format!("{:.1}×", engine / rate)),
             Err(why) => (format!("not run ({why})"), "–".to_owned()),
         };
         println!(
-            "| {pending} | {:.2} M | {:.2} M | {:.2} M | {simpy_cell} | {:.2}× | {:.2}× | {simpy_ratio} |",
+            "| {pending} | {:.2} M | {:.2} M | {:.2} M | {:.2} M | {simpy_cell} | {:.2}× | {:.2}× | {:.2}× | {simpy_ratio} |",
             engine / 1e6,
             heap / 1e6,
             indexed / 1e6,
+            nexosim / 1e6,
             engine / heap,
-            engine_again / indexed
+            engine_vs_indexed / indexed,
+            engine_vs_nexosim / nexosim
         );
     }
     println!(
-        "\nRust: median of {ROUNDS} runs of {events} events each, the engine alternating with BinaryHeap, then with priority-queue (each ratio from its own paired runs); SimPy: one run of {simpy_events} events; all after a warm-up run."
+        "\nRust: median of {ROUNDS} runs of {events} events each, the engine alternating with BinaryHeap, then with priority-queue, then with nexosim on one thread (each ratio from its own paired runs); SimPy: one run of {simpy_events} events; all after a warm-up run."
     );
 }
