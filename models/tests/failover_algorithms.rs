@@ -4,7 +4,7 @@
 //! so — as `source/common/router/router.cc` does, without the network's timing.
 
 use models::envoy::cluster::{SweepPhase, UpstreamCluster};
-use models::envoy::host_set::{EdsHealth, EndpointId};
+use models::envoy::host_set::{EdsHealth, EndpointId, HostTable};
 use models::envoy::outlier_detection::HostResult;
 use models::envoy::retry::{RetryPolicy, TryOutcome};
 use models::envoy::version::EnvoyVersion;
@@ -97,7 +97,7 @@ fn cluster_for(
     rng: &mut StreamRng,
 ) -> UpstreamCluster {
     let built = build(mesh, &hangzhou_client(), 2, Some(rule), None, endpoints).unwrap();
-    UpstreamCluster::new(built.settings, &built.assignment.assignment, SimTime::ZERO, rng)
+    UpstreamCluster::new(built.settings, HostTable::new(&built.assignment.assignment), SimTime::ZERO, rng)
 }
 
 fn mesh(envoy_minor: u32) -> MeshSettings {

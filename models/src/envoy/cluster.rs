@@ -8,14 +8,15 @@
 //! `ClusterManagerImpl` (update merging, thread-local load balancers), `ResourceManagerImpl`
 //! (circuit breakers) and the per-host connection pools.
 
-use std::collections::HashMap;
+use std::rc::Rc;
 
 use rand::Rng;
+use rustc_hash::FxHashMap;
 use sim::{SimDuration, SimTime};
 
 use super::circuit_breaker::{CircuitBreaker, Thresholds};
 use super::connection_pool::{HostPool, PendingStream};
-use super::host_set::{EndpointId, Host, LoadAssignment};
+use super::host_set::{EndpointId, Host, HostTable};
 use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
 use super::priority_load::PriorityLoad;
@@ -64,73 +65,62 @@ pub struct Pick {
 }
 
 /// One upstream cluster on one client proxy.
+///
+/// Its hosts' layout is shared with every proxy that got the same assignment ([`HostTable`]);
+/// what it keeps per host — requests in flight, connection pools, outlier monitors — exists only
+/// for hosts it has sent to, so its size follows its traffic, not the size of the mesh.
 #[derive(Clone, Debug)]
 pub struct UpstreamCluster {
     settings: ClusterSettings,
     lb: LoadBalancer,
     detector: Option<OutlierDetector>,
-    /// The outlier state as the load balancers were last told it.
-    delivered_ejected: Vec<bool>,
-    /// The outlier state as the main thread's host sets hold it, changed host by host: what an
-    /// update delivered now carries (a merged one carries the state when its window closes).
-    updated_ejected: Vec<bool>,
+    /// The hosts out of rotation as the load balancers were last told, sorted.
+    delivered_ejected: Vec<u32>,
+    /// The hosts out of rotation as the main thread's host sets hold it, changed host by host:
+    /// what an update delivered now carries (a merged one carries the state when its window
+    /// closes); sorted.
+    updated_ejected: Vec<u32>,
     mergers: Vec<UpdateMerger>,
-    /// Requests in flight per host (`rq_active`), shared by the workers.
-    active: Vec<u32>,
+    /// Requests in flight per host (`rq_active`), shared by the workers; absent is none.
+    active: FxHashMap<u32, u32>,
     breaker: CircuitBreaker,
-    /// Per host, one pool per worker (`host × workers + worker`).
-    pools: Vec<HostPool>,
+    /// Per host, one pool per worker; absent is a host never connected to.
+    pools: FxHashMap<u32, Box<[HostPool]>>,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
     /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
     stats: ClusterStats,
     /// What happened since the owner last took the events.
     events: Vec<ClusterEvent>,
-    index_of: HashMap<EndpointId, u32>,
 }
 
 impl UpstreamCluster {
-    /// The cluster as CDS and EDS first deliver it at `now`.
-    pub fn new<R: Rng + ?Sized>(
-        settings: ClusterSettings,
-        assignment: &LoadAssignment,
-        now: SimTime,
-        rng: &mut R,
-    ) -> Self {
-        let (hosts, locality_weights) = assignment.flatten();
+    /// The cluster as CDS and EDS (laid out as `table`) first deliver it at `now`.
+    pub fn new<R: Rng + ?Sized>(settings: ClusterSettings, table: Rc<HostTable>, now: SimTime, rng: &mut R) -> Self {
         let detector = settings.outlier_detection.clone().map(|config| {
             let interval = config.interval;
             let first_sweep = match settings.sweep_phase {
                 SweepPhase::After(delay) => now + delay.min(interval),
                 SweepPhase::Random => now + SimDuration::from_nanos(1 + rng.next_u64() % interval.as_nanos().max(1)),
             };
-            OutlierDetector::new(config, settings.lb.version, hosts.len(), first_sweep)
+            OutlierDetector::new(config, settings.lb.version, table.hosts().len(), first_sweep)
         });
-        let levels = locality_weights.len().max(1);
-        let host_count = hosts.len();
-        let workers = settings.workers.max(1);
-        let lb = LoadBalancer::new(settings.lb.clone(), hosts, locality_weights, settings.workers, |_| false, rng);
-        let mut cluster = UpstreamCluster {
+        let levels = table.level_count();
+        let lb = LoadBalancer::new(settings.lb.clone(), table, settings.workers, &[], rng);
+        UpstreamCluster {
             mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
             settings,
             lb,
             detector,
-            delivered_ejected: vec![false; host_count],
-            updated_ejected: vec![false; host_count],
-            active: vec![0; host_count],
+            delivered_ejected: Vec::new(),
+            updated_ejected: Vec::new(),
+            active: FxHashMap::default(),
             breaker: CircuitBreaker::default(),
-            pools: vec![HostPool::default(); host_count * workers],
+            pools: FxHashMap::default(),
             generation: 0,
             stats: ClusterStats::default(),
             events: Vec::new(),
-            index_of: HashMap::new(),
-        };
-        cluster.index_endpoints();
-        cluster
-    }
-
-    fn index_endpoints(&mut self) {
-        self.index_of = self.lb.hosts().iter().enumerate().map(|(i, h)| (h.endpoint, i as u32)).collect();
+        }
     }
 
     /// The settings in force.
@@ -168,23 +158,26 @@ impl UpstreamCluster {
     /// cluster.
     pub fn pool(&mut self, pick: Pick, worker: usize) -> Option<&mut HostPool> {
         let host = self.resolve(pick)?;
-        let workers = self.lb.worker_count();
-        Some(&mut self.pools[host as usize * workers + worker % workers])
+        Some(self.host_pool(host, worker))
     }
 
     /// Worker `worker`'s pool of connections to an endpoint, if it is in the cluster.
     pub fn pool_of(&mut self, endpoint: EndpointId, worker: usize) -> Option<&mut HostPool> {
-        let host = *self.index_of.get(&endpoint)?;
+        let host = self.lb.table().index_of(endpoint)?;
+        Some(self.host_pool(host, worker))
+    }
+
+    /// Worker `worker`'s pool to `host`, made empty on first use.
+    fn host_pool(&mut self, host: u32, worker: usize) -> &mut HostPool {
         let workers = self.lb.worker_count();
-        Some(&mut self.pools[host as usize * workers + worker % workers])
+        let pools = self.pools.entry(host).or_insert_with(|| vec![HostPool::default(); workers].into_boxed_slice());
+        &mut pools[worker % workers]
     }
 
     /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
     /// what can close now.
     fn drain_pools(&mut self, host: u32) {
-        let workers = self.lb.worker_count();
-        let start = host as usize * workers;
-        for pool in &mut self.pools[start..start + workers] {
+        for pool in self.pools.get_mut(&host).into_iter().flat_map(|pools| pools.iter_mut()) {
             for _ in 0..pool.drain() {
                 self.breaker.track_connection(false);
             }
@@ -204,8 +197,8 @@ impl UpstreamCluster {
         let mut previous_hosts = [0u32; 8];
         let mut known = 0;
         if selection.avoid_previous_hosts {
-            for endpoint in tried {
-                if let (Some(&host), true) = (self.index_of.get(endpoint), known < previous_hosts.len()) {
+            for &endpoint in tried {
+                if let (Some(host), true) = (self.lb.table().index_of(endpoint), known < previous_hosts.len()) {
                     previous_hosts[known] = host;
                     known += 1;
                 }
@@ -217,24 +210,25 @@ impl UpstreamCluster {
         let retry_load = if excluded_tries == 0 {
             None
         } else {
-            let mut tried_levels = vec![false; self.lb.levels().len()];
-            for endpoint in &tried[..excluded_tries] {
-                if let Some(&host) = self.index_of.get(endpoint) {
+            let mut tried_levels = vec![false; self.lb.level_count()];
+            for &endpoint in &tried[..excluded_tries] {
+                if let Some(host) = self.lb.table().index_of(endpoint) {
                     tried_levels[self.lb.hosts()[host as usize].priority as usize] = true;
                 }
             }
             self.lb.retry_load(&tried_levels)
         };
         let worker = worker % self.lb.worker_count();
+        let active = &self.active;
         let host = self.lb.choose_host(
             worker,
-            &self.active,
+            |h| active.get(&h).copied().unwrap_or(0),
             &previous_hosts[..known],
             selection.picks,
             retry_load.as_ref(),
             rng,
         )?;
-        if !self.delivered_ejected[host as usize] && self.is_ejected(host) {
+        if self.is_ejected(host) && !self.delivered_ejected.contains(&host) {
             self.stats.attempts_to_ejected_before_update += 1;
         }
         Some(Pick { host, endpoint: self.lb.hosts()[host as usize].endpoint, generation: self.generation })
@@ -242,7 +236,7 @@ impl UpstreamCluster {
 
     /// The host's current index, or `None` if it has left the cluster.
     fn resolve(&self, pick: Pick) -> Option<u32> {
-        if pick.generation == self.generation { Some(pick.host) } else { self.index_of.get(&pick.endpoint).copied() }
+        if pick.generation == self.generation { Some(pick.host) } else { self.lb.table().index_of(pick.endpoint) }
     }
 
     /// Whether connection successes matter to the outlier detector: only when local-origin
@@ -290,14 +284,13 @@ impl UpstreamCluster {
     pub fn request_started(&mut self, pick: Pick) {
         self.stats.upstream_rq_total += 1;
         if let Some(host) = self.resolve(pick) {
-            self.active[host as usize] += 1;
+            *self.active.entry(host).or_insert(0) += 1;
         }
     }
 
     /// A request to the picked host finished, whatever its outcome.
     pub fn request_finished(&mut self, pick: Pick) {
-        if let Some(host) = self.resolve(pick) {
-            let active = &mut self.active[host as usize];
+        if let Some(active) = self.resolve(pick).and_then(|host| self.active.get_mut(&host)) {
             *active = active.saturating_sub(1);
         }
     }
@@ -327,7 +320,13 @@ impl UpstreamCluster {
     /// delivers now or when its window closes. So an ejection in P0 also opens P1's window, and
     /// a P1 ejection soon after waits for it.
     fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, ejected: bool, now: SimTime, rng: &mut R) {
-        self.updated_ejected[host as usize] = ejected;
+        match (self.updated_ejected.binary_search(&host), ejected) {
+            (Err(at), true) => self.updated_ejected.insert(at, host),
+            (Ok(at), false) => {
+                self.updated_ejected.remove(at);
+            }
+            _ => {}
+        }
         for level in 0..self.mergers.len() {
             match self.mergers[level].on_update(now, false) {
                 Delivery::Now => self.deliver(level as u32, rng),
@@ -338,14 +337,13 @@ impl UpstreamCluster {
 
     /// Tells the load balancers of `level` the state of its hosts as updated so far.
     fn deliver<R: Rng + ?Sized>(&mut self, level: u32, rng: &mut R) {
-        for (host, delivered) in self.delivered_ejected.iter_mut().enumerate() {
-            if self.lb.hosts()[host].priority == level {
-                *delivered = self.updated_ejected[host];
-            }
-        }
-        let delivered = &self.delivered_ejected;
+        let table = Rc::clone(self.lb.table());
+        let in_level = |h: &u32| table.hosts()[*h as usize].priority == level;
+        self.delivered_ejected.retain(|h| !in_level(h));
+        self.delivered_ejected.extend(self.updated_ejected.iter().filter(|h| in_level(h)));
+        self.delivered_ejected.sort_unstable();
         let before = self.lb.priority_load().clone();
-        self.lb.refresh_level(level, |h| delivered[h as usize], rng);
+        self.lb.refresh_level(level, &self.delivered_ejected, rng);
         let after = self.lb.priority_load();
         if after.healthy != before.healthy {
             self.events.push(ClusterEvent::PriorityLoad(after.healthy.clone()));
@@ -364,14 +362,14 @@ impl UpstreamCluster {
     /// When the cluster next needs [`on_timer`](Self::on_timer): the next outlier sweep or the
     /// end of a merge window, whichever is first.
     pub fn next_timer(&self) -> Option<SimTime> {
-        let sweep = self.detector.as_ref().map(OutlierDetector::next_sweep);
+        let sweep = self.detector.as_ref().and_then(OutlierDetector::next_sweep);
         self.mergers.iter().filter_map(UpdateMerger::pending_until).chain(sweep).min()
     }
 
     /// Runs what is due at `now`: the outlier sweep (returning its report) and merged updates.
     pub fn on_timer<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> Option<SweepReport> {
         let report = match &mut self.detector {
-            Some(detector) if detector.next_sweep() <= now => Some(detector.sweep(now, rng)),
+            Some(detector) if detector.next_sweep().is_some_and(|t| t <= now) => Some(detector.sweep(now, rng)),
             _ => None,
         };
         if let Some(report) = &report {
@@ -412,49 +410,50 @@ impl UpstreamCluster {
     /// fail them.
     pub fn update_assignment<R: Rng + ?Sized>(
         &mut self,
-        assignment: &LoadAssignment,
+        table: Rc<HostTable>,
         now: SimTime,
         rng: &mut R,
     ) -> Vec<PendingStream> {
-        let (hosts, locality_weights) = assignment.flatten();
-        let old_index: Vec<Option<usize>> =
-            hosts.iter().map(|h| self.index_of.get(&h.endpoint).map(|&i| i as usize)).collect();
-        if old_index.iter().any(Option::is_none) || hosts.len() != self.index_of.len() {
+        let old = Rc::clone(self.lb.table());
+        let new_index = |host: u32| table.index_of(old.hosts()[host as usize].endpoint);
+        let same_members = Rc::ptr_eq(&old, &table)
+            || (old.hosts().len() == table.hosts().len()
+                && table.hosts().iter().all(|h| old.index_of(h.endpoint).is_some()));
+        if !same_members {
             self.stats.membership_change += 1;
         }
         if let Some(detector) = &mut self.detector {
-            detector.remap_hosts(&old_index);
+            detector.remap_hosts(table.hosts().len(), |host| new_index(host as u32).map(|h| h as usize));
         }
-        self.active = old_index.iter().map(|i| i.map_or(0, |i| self.active[i])).collect();
-        let workers = self.lb.worker_count();
-        let mut old_pools = std::mem::take(&mut self.pools);
-        self.pools = old_index
-            .iter()
-            .flat_map(|i| (0..workers).map(move |w| i.map(|i| i * workers + w)))
-            .map(|slot| slot.map(|s| std::mem::take(&mut old_pools[s])).unwrap_or_default())
-            .collect();
+        self.active =
+            std::mem::take(&mut self.active).into_iter().filter_map(|(h, n)| Some((new_index(h)?, n))).collect();
         // Idle and connecting connections to departed hosts close now; busy ones close when
-        // their request ends.
+        // their request ends. Departed hosts are closed in host order, so the streams they
+        // orphan fail in a reproducible order.
+        let mut old_pools: Vec<(u32, Box<[HostPool]>)> = std::mem::take(&mut self.pools).into_iter().collect();
+        old_pools.sort_unstable_by_key(|&(host, _)| host);
         let mut orphaned = Vec::new();
-        for pool in &mut old_pools {
-            let (closed, waiting) = pool.close();
-            for _ in 0..closed {
-                self.breaker.track_connection(false);
+        for (host, mut pools) in old_pools {
+            if let Some(kept) = new_index(host) {
+                self.pools.insert(kept, pools);
+                continue;
             }
-            orphaned.extend(waiting);
+            for pool in pools.iter_mut() {
+                let (closed, waiting) = pool.close();
+                for _ in 0..closed {
+                    self.breaker.track_connection(false);
+                }
+                orphaned.extend(waiting);
+            }
         }
-        let detector = &self.detector;
-        self.delivered_ejected = (0..hosts.len()).map(|h| detector.as_ref().is_some_and(|d| d.is_ejected(h))).collect();
+        self.delivered_ejected = self.detector.as_ref().map_or_else(Vec::new, OutlierDetector::ejected_hosts);
         self.updated_ejected = self.delivered_ejected.clone();
-        let levels = locality_weights.len().max(1);
-        self.mergers.resize(levels, UpdateMerger::new(self.settings.update_merge_window));
+        self.mergers.resize(table.level_count(), UpdateMerger::new(self.settings.update_merge_window));
         for merger in &mut self.mergers {
             merger.on_update(now, true);
         }
-        let delivered = &self.delivered_ejected;
-        self.lb.set_hosts(hosts, locality_weights, |h| delivered[h as usize], rng);
+        self.lb.set_hosts(table, &self.delivered_ejected, rng);
         self.generation += 1;
-        self.index_endpoints();
         orphaned
     }
 }
@@ -462,7 +461,7 @@ impl UpstreamCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envoy::host_set::{EdsHealth, LbEndpoint, LocalityEndpoints};
+    use crate::envoy::host_set::{EdsHealth, LbEndpoint, LoadAssignment, LocalityEndpoints};
     use crate::envoy::load_balancer::LbPolicy;
     use crate::envoy::priority_load::DEFAULT_OVERPROVISIONING_FACTOR;
     use crate::envoy::version::EnvoyVersion;
@@ -531,7 +530,8 @@ mod tests {
     #[test]
     fn an_ejection_moves_traffic_to_the_next_priority_at_once() {
         let mut rng = RandomStreams::new(1).stream("cluster");
-        let mut cluster = UpstreamCluster::new(settings(1000), &assignment(&[&[1], &[2]]), ms(0), &mut rng);
+        let mut cluster =
+            UpstreamCluster::new(settings(1000), HostTable::new(&assignment(&[&[1], &[2]])), ms(0), &mut rng);
         assert_eq!(share_of_level(&mut cluster, 0, &mut rng), 1000);
         let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         let detection = cluster.record(pick, HostResult::Http(503), ms(100), &mut rng).unwrap();
@@ -546,7 +546,7 @@ mod tests {
         let mut rng = RandomStreams::new(2).stream("cluster");
         let mut settings = settings(1000);
         settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
-        let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1], &[2]]), ms(0), &mut rng);
+        let mut cluster = UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1], &[2]])), ms(0), &mut rng);
         let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         cluster.record(pick, HostResult::Http(503), ms(100), &mut rng);
         // Sweeps at 0.5, 1.5, 2.5 s: the uneject at 2.5 s is delivered at once (last update 2.4 s ago).
@@ -576,7 +576,7 @@ mod tests {
         for (window_ms, delivered_at) in [(1000, ms(1_400)), (0, ms(400))] {
             let mut rng = RandomStreams::new(6).stream("cluster");
             let assignment = assignment(&[&[1], &[2, 3], &[4]]);
-            let mut cluster = UpstreamCluster::new(settings(window_ms), &assignment, ms(0), &mut rng);
+            let mut cluster = UpstreamCluster::new(settings(window_ms), HostTable::new(&assignment), ms(0), &mut rng);
             let p0 = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
             cluster.record(p0, HostResult::Http(503), ms(100), &mut rng);
             let p1 = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
@@ -604,7 +604,8 @@ mod tests {
         let mut rng = RandomStreams::new(8).stream("cluster");
         let mut settings = settings(1000);
         settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
-        let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1, 2], &[3]]), ms(0), &mut rng);
+        let mut cluster =
+            UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1, 2], &[3]])), ms(0), &mut rng);
         let (a, b) = (
             Pick { host: 0, endpoint: EndpointId(1), generation: 0 },
             Pick { host: 1, endpoint: EndpointId(2), generation: 0 },
@@ -634,7 +635,7 @@ mod tests {
         let mut rng = RandomStreams::new(7).stream("cluster");
         let mut settings = settings(0);
         settings.max_requests_per_connection = None;
-        let mut cluster = UpstreamCluster::new(settings, &assignment(&[&[1], &[2]]), ms(0), &mut rng);
+        let mut cluster = UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1], &[2]])), ms(0), &mut rng);
         let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         for (worker, id) in [(0, 1), (1, 2)] {
             let pool = cluster.pool(pick, worker).unwrap();
@@ -654,13 +655,14 @@ mod tests {
     #[test]
     fn endpoints_that_stay_keep_their_state_and_old_picks_still_resolve() {
         let mut rng = RandomStreams::new(3).stream("cluster");
-        let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2], &[3]]), ms(0), &mut rng);
+        let mut cluster =
+            UpstreamCluster::new(settings(0), HostTable::new(&assignment(&[&[1, 2], &[3]])), ms(0), &mut rng);
         let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         cluster.request_started(pick);
         let ejected_pick = Pick { host: 1, endpoint: EndpointId(2), generation: 0 };
         cluster.record(ejected_pick, HostResult::Http(503), ms(10), &mut rng);
         // Endpoint 1 leaves (scaled down); 2 stays, ejected; 4 joins.
-        cluster.update_assignment(&assignment(&[&[2, 4], &[3]]), ms(20), &mut rng);
+        cluster.update_assignment(HostTable::new(&assignment(&[&[2, 4], &[3]])), ms(20), &mut rng);
         assert!(cluster.is_ejected(0), "endpoint 2 kept its ejection at its new index");
         assert!(!cluster.is_ejected(1));
         cluster.request_finished(pick);
@@ -681,7 +683,7 @@ mod tests {
     #[test]
     fn retries_skip_previous_endpoints() {
         let mut rng = RandomStreams::new(4).stream("cluster");
-        let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2]]), ms(0), &mut rng);
+        let mut cluster = UpstreamCluster::new(settings(0), HostTable::new(&assignment(&[&[1, 2]])), ms(0), &mut rng);
         // Six picks all landing on the tried host has probability 1/64: then it is kept.
         let avoided = (0..1000)
             .filter(|_| {
@@ -700,7 +702,8 @@ mod tests {
         // P0 the retry's load leaves P0, so it lands in P1 though P0 is healthy; after one try
         // it does not.
         let mut rng = RandomStreams::new(5).stream("cluster");
-        let mut cluster = UpstreamCluster::new(settings(0), &assignment(&[&[1, 2, 3], &[4, 5]]), ms(0), &mut rng);
+        let mut cluster =
+            UpstreamCluster::new(settings(0), HostTable::new(&assignment(&[&[1, 2, 3], &[4, 5]])), ms(0), &mut rng);
         let remote = HostSelection { previous_priorities: Some(2), ..AVOID_PREVIOUS };
         let tried = [EndpointId(1), EndpointId(2)];
         for _ in 0..200 {

@@ -5,6 +5,14 @@
 //! EDS `ClusterLoadAssignment` it is built from. Hosts are named by their index in the cluster
 //! (a `u32`), so every list here is a plain vector of indices, rebuilt on host-set changes and
 //! only read on the request path.
+//!
+//! Every proxy of a locality gets the same assignment for a service, so its layout
+//! ([`HostTable`]) is built once and shared: a proxy's own state is only what differs — the
+//! levels holding an ejected host, and what it keeps per host it has sent to.
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap;
 
 use super::priority_load::LevelCounts;
 
@@ -13,7 +21,7 @@ use super::priority_load::LevelCounts;
 pub struct EndpointId(pub u32);
 
 /// An endpoint's health as EDS reports it (`envoy.config.core.v3.HealthStatus`, folded).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum EdsHealth {
     /// Serving.
     #[default]
@@ -27,7 +35,7 @@ pub enum EdsHealth {
 }
 
 /// One endpoint of a locality (`LbEndpoint`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LbEndpoint {
     /// Which endpoint.
     pub endpoint: EndpointId,
@@ -38,7 +46,7 @@ pub struct LbEndpoint {
 }
 
 /// The endpoints of one locality at one priority (`LocalityLbEndpoints`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LocalityEndpoints {
     /// Opaque name of the locality (its index in the mesh's locality table).
     pub locality: u32,
@@ -51,7 +59,7 @@ pub struct LocalityEndpoints {
 }
 
 /// What EDS tells one proxy about one cluster (`ClusterLoadAssignment`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LoadAssignment {
     /// Locality groups, in the order the control plane sent them.
     pub localities: Vec<LocalityEndpoints>,
@@ -173,6 +181,64 @@ impl HostSet {
             healthy: self.healthy.len() as u32,
             degraded: self.degraded.len() as u32,
         }
+    }
+}
+
+/// An assignment laid out for the load balancers, immutable and shared by every cluster that
+/// receives it: the hosts, each level's locality weights, where each endpoint sits, and each
+/// level as it is with no host ejected.
+#[derive(Debug)]
+pub struct HostTable {
+    hosts: Vec<Host>,
+    locality_weights: Vec<Vec<(u32, u32)>>,
+    index_of: FxHashMap<EndpointId, u32>,
+    unejected_levels: Vec<Rc<HostSet>>,
+    uniform_weights: bool,
+}
+
+impl HostTable {
+    /// Lays out `assignment` (see [`LoadAssignment::flatten`]).
+    pub fn new(assignment: &LoadAssignment) -> Rc<Self> {
+        let (hosts, mut locality_weights) = assignment.flatten();
+        locality_weights.resize(locality_weights.len().max(1), Vec::new());
+        let index_of = hosts.iter().enumerate().map(|(i, h)| (h.endpoint, i as u32)).collect();
+        let unejected_levels = (0..locality_weights.len())
+            .map(|p| Rc::new(HostSet::build(p as u32, &hosts, &locality_weights[p], |_| false)))
+            .collect();
+        let uniform_weights = hosts.windows(2).all(|pair| pair[0].weight == pair[1].weight);
+        Rc::new(HostTable { hosts, locality_weights, index_of, unejected_levels, uniform_weights })
+    }
+
+    /// The hosts in assignment order; a host's index is its name in the cluster.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// Per priority level (at least one), the `(locality, weight)` of each of its localities.
+    pub fn locality_weights(&self) -> &[Vec<(u32, u32)>] {
+        &self.locality_weights
+    }
+
+    /// Number of priority levels (at least one).
+    pub fn level_count(&self) -> usize {
+        self.locality_weights.len()
+    }
+
+    /// The index of `endpoint`'s host, if the assignment has it.
+    #[inline]
+    pub fn index_of(&self, endpoint: EndpointId) -> Option<u32> {
+        self.index_of.get(&endpoint).copied()
+    }
+
+    /// Level `level` with no host ejected.
+    pub fn unejected_level(&self, level: usize) -> &Rc<HostSet> {
+        &self.unejected_levels[level]
+    }
+
+    /// Whether every host has the same weight (Istio's case): then no source needs a weighted
+    /// schedule.
+    pub fn uniform_weights(&self) -> bool {
+        self.uniform_weights
     }
 }
 

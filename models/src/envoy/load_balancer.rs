@@ -19,10 +19,12 @@
 //! Each worker has its own schedules and indices, as each Envoy worker thread does; requests in
 //! flight per host are shared by all workers.
 
+use std::rc::Rc;
+
 use rand::Rng;
 
 use super::edf::EdfScheduler;
-use super::host_set::{Host, HostSet};
+use super::host_set::{Host, HostSet, HostTable};
 use super::locality_wrr::{LocalityScheduler, effective_locality_weight};
 use super::priority_load::{Availability, LevelCounts, PriorityLoad};
 use super::version::EnvoyVersion;
@@ -112,30 +114,27 @@ pub struct LoadBalancer {
     settings: LbSettings,
     /// Picks made in panic (`lb_healthy_panic`).
     panic_picks: u64,
-    hosts: Vec<Host>,
-    locality_weights: Vec<Vec<(u32, u32)>>,
-    levels: Vec<HostSet>,
+    table: Rc<HostTable>,
+    /// Each level as last refreshed: the table's own while none of its hosts is ejected.
+    levels: Vec<Rc<HostSet>>,
     load: PriorityLoad,
     workers: Vec<Worker>,
 }
 
 impl LoadBalancer {
-    /// A load balancer over `hosts` (grouped as `locality_weights` says, see
-    /// [`LoadAssignment::flatten`](super::host_set::LoadAssignment::flatten)) with `workers` worker
-    /// threads; `is_ejected` is the outlier state to start from.
+    /// A load balancer over the hosts of `table` with `workers` worker threads; `ejected` lists
+    /// the hosts out of rotation to start from.
     pub fn new<R: Rng + ?Sized>(
         settings: LbSettings,
-        hosts: Vec<Host>,
-        locality_weights: Vec<Vec<(u32, u32)>>,
+        table: Rc<HostTable>,
         workers: usize,
-        is_ejected: impl Fn(u32) -> bool,
+        ejected: &[u32],
         rng: &mut R,
     ) -> Self {
         let mut lb = LoadBalancer {
             settings,
             panic_picks: 0,
-            hosts: Vec::new(),
-            locality_weights: Vec::new(),
+            table: Rc::clone(&table),
             levels: Vec::new(),
             load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
             workers: (0..workers.max(1))
@@ -147,41 +146,38 @@ impl LoadBalancer {
                 })
                 .collect(),
         };
-        lb.set_hosts(hosts, locality_weights, is_ejected, rng);
+        lb.set_hosts(table, ejected, rng);
         lb
     }
 
     /// Replaces the hosts after an EDS update and refreshes every level; round-robin indices
     /// and worker seeds carry over, as Envoy keeps its load balancer across membership changes.
-    pub fn set_hosts<R: Rng + ?Sized>(
-        &mut self,
-        hosts: Vec<Host>,
-        locality_weights: Vec<Vec<(u32, u32)>>,
-        is_ejected: impl Fn(u32) -> bool,
-        rng: &mut R,
-    ) {
-        let level_count = locality_weights.len().max(1);
-        self.hosts = hosts;
-        self.locality_weights = locality_weights;
-        self.levels.resize(level_count, HostSet::default());
-        self.locality_weights.resize(level_count, Vec::new());
+    pub fn set_hosts<R: Rng + ?Sized>(&mut self, table: Rc<HostTable>, ejected: &[u32], rng: &mut R) {
+        let level_count = table.level_count();
+        self.table = table;
+        self.levels.resize_with(level_count, Default::default);
         for worker in &mut self.workers {
             worker.healthy_localities.resize(level_count, LocalityScheduler::default());
             worker.degraded_localities.resize(level_count, LocalityScheduler::default());
         }
         for level in 0..level_count as u32 {
-            self.refresh_level(level, &is_ejected, rng);
+            self.refresh_level(level, ejected, rng);
         }
     }
 
     /// The cluster's hosts.
     pub fn hosts(&self) -> &[Host] {
-        &self.hosts
+        self.table.hosts()
     }
 
-    /// The priority levels as last refreshed.
-    pub fn levels(&self) -> &[HostSet] {
-        &self.levels
+    /// The shared layout of the cluster's hosts.
+    pub fn table(&self) -> &Rc<HostTable> {
+        &self.table
+    }
+
+    /// Number of priority levels.
+    pub fn level_count(&self) -> usize {
+        self.levels.len()
     }
 
     /// The traffic split across levels and their panic state.
@@ -200,12 +196,19 @@ impl LoadBalancer {
     }
 
     /// Applies a host-set change of level `level` on every worker (Envoy's priority update
-    /// callbacks): rebuilds the level, the priority load, the locality schedules and weighted
-    /// host schedules; round-robin indices carry over.
-    pub fn refresh_level<R: Rng + ?Sized>(&mut self, level: u32, is_ejected: impl Fn(u32) -> bool, rng: &mut R) {
+    /// callbacks), `ejected` listing the hosts out of rotation: rebuilds the level (or takes the
+    /// shared one when none of its hosts is out), the priority load, the locality schedules and
+    /// weighted host schedules; round-robin indices carry over.
+    pub fn refresh_level<R: Rng + ?Sized>(&mut self, level: u32, ejected: &[u32], rng: &mut R) {
         let p = level as usize;
-        self.levels[p] = HostSet::build(level, &self.hosts, &self.locality_weights[p], is_ejected);
-        let counts: Vec<LevelCounts> = self.levels.iter().map(HostSet::counts).collect();
+        let hosts = self.table.hosts();
+        self.levels[p] = if ejected.iter().any(|&h| hosts[h as usize].priority == level) {
+            let weights = &self.table.locality_weights()[p];
+            Rc::new(HostSet::build(level, hosts, weights, |h| ejected.contains(&h)))
+        } else {
+            Rc::clone(self.table.unejected_level(p))
+        };
+        let counts: Vec<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
         self.load =
             PriorityLoad::compute(&counts, self.settings.overprovisioning_factor, self.settings.panic_threshold);
         let set = &self.levels[p];
@@ -240,7 +243,11 @@ impl LoadBalancer {
                 states.resize_with(sources.len(), || SourceState { next_index: seed, edf: None });
             }
             for &(source, hosts) in &sources {
-                states[source.slot().1].edf = weighted_schedule(&self.hosts, hosts, seed as u32);
+                states[source.slot().1].edf = if self.table.uniform_weights() {
+                    None
+                } else {
+                    weighted_schedule(self.table.hosts(), hosts, seed as u32)
+                };
             }
         }
     }
@@ -248,19 +255,19 @@ impl LoadBalancer {
     /// The priority load a retry sees after trying the levels marked in `tried_levels`, under
     /// the `previous_priorities` retry priority; `None`: the original load applies.
     pub fn retry_load(&self, tried_levels: &[bool]) -> Option<PriorityLoad> {
-        let counts: Vec<LevelCounts> = self.levels.iter().map(HostSet::counts).collect();
+        let counts: Vec<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
         self.load.excluding(&counts, self.settings.overprovisioning_factor, tried_levels)
     }
 
     /// Picks a host for one attempt on `worker`: up to `max_attempts` picks, skipping hosts in
     /// `previous` (the retry's `previous_hosts` predicate), keeping the last pick if all were
     /// tried before; the level is drawn from `retry_load` when given (see [`Self::retry_load`]).
-    /// `active[host]` is the number of requests in flight to each host. `None` means no healthy
+    /// `active(host)` is the number of requests in flight to a host. `None` means no healthy
     /// upstream.
     pub fn choose_host<R: Rng + ?Sized>(
         &mut self,
         worker: usize,
-        active: &[u32],
+        active: impl Fn(u32) -> u32,
         previous: &[u32],
         max_attempts: u32,
         retry_load: Option<&PriorityLoad>,
@@ -268,7 +275,7 @@ impl LoadBalancer {
     ) -> Option<u32> {
         let mut host = None;
         for _ in 0..max_attempts.max(1) {
-            host = self.choose_once(worker, active, retry_load, rng);
+            host = self.choose_once(worker, &active, retry_load, rng);
             match host {
                 Some(h) if previous.contains(&h) => continue,
                 _ => return host,
@@ -282,7 +289,7 @@ impl LoadBalancer {
     fn choose_once<R: Rng + ?Sized>(
         &mut self,
         worker: usize,
-        active: &[u32],
+        active: &impl Fn(u32) -> u32,
         retry_load: Option<&PriorityLoad>,
         rng: &mut R,
     ) -> Option<u32> {
@@ -324,9 +331,9 @@ impl LoadBalancer {
         let (level_slot, source_slot) = source.slot();
         let state = &mut worker.sources[level_slot][source_slot];
         if let Some(edf) = &mut state.edf {
-            let hosts = &self.hosts;
+            let hosts = self.table.hosts();
             let policy = self.settings.policy;
-            return edf.pick_and_add(|h| host_weight(policy, hosts[h as usize].weight, active[h as usize]));
+            return edf.pick_and_add(|h| host_weight(policy, hosts[h as usize].weight, active(h)));
         }
         let n = candidates.len() as u64;
         Some(match self.settings.policy {
@@ -340,7 +347,7 @@ impl LoadBalancer {
                 let mut chosen = candidates[(rng.next_u64() % n) as usize];
                 for _ in 1..choice_count {
                     let sampled = candidates[(rng.next_u64() % n) as usize];
-                    if active[sampled as usize] < active[chosen as usize] {
+                    if active(sampled) < active(chosen) {
                         chosen = sampled;
                     }
                 }
@@ -411,9 +418,8 @@ mod tests {
     }
 
     fn balancer(s: LbSettings, groups: &[(u32, u32, u32)], ejected: &[u32], seed: u64) -> LoadBalancer {
-        let (hosts, weights) = assignment(groups).flatten();
         let mut rng = RandomStreams::new(seed).stream("lb");
-        LoadBalancer::new(s, hosts, weights, 2, |h| ejected.contains(&h), &mut rng)
+        LoadBalancer::new(s, HostTable::new(&assignment(groups)), 2, ejected, &mut rng)
     }
 
     fn counts(lb: &mut LoadBalancer, picks: usize, seed: u64) -> Vec<usize> {
@@ -421,7 +427,7 @@ mod tests {
         let active = vec![0; lb.hosts().len()];
         let mut seen = vec![0; lb.hosts().len() + 1];
         for i in 0..picks {
-            match lb.choose_host(i % 2, &active, &[], 1, None, &mut rng) {
+            match lb.choose_host(i % 2, |h| active[h as usize], &[], 1, None, &mut rng) {
                 Some(h) => seen[h as usize] += 1,
                 None => *seen.last_mut().unwrap() += 1,
             }
@@ -433,7 +439,7 @@ mod tests {
     fn round_robin_cycles_each_worker_through_the_healthy_hosts() {
         let mut lb = balancer(settings(LbPolicy::RoundRobin, false, 0), &[(0, 1, 4)], &[2], 1);
         let mut rng = RandomStreams::new(1).stream("picks");
-        let picks: Vec<u32> = (0..6).map(|_| lb.choose_host(0, &[0; 4], &[], 1, None, &mut rng).unwrap()).collect();
+        let picks: Vec<u32> = (0..6).map(|_| lb.choose_host(0, |_| 0, &[], 1, None, &mut rng).unwrap()).collect();
         // Healthy hosts are 0, 1, 3; the cycle starts at the worker's random seed.
         assert_eq!(picks[..3].iter().copied().collect::<std::collections::BTreeSet<_>>().len(), 3);
         assert_eq!(picks[..3], picks[3..]);
@@ -445,7 +451,9 @@ mod tests {
         let mut lb = balancer(settings(LbPolicy::LEAST_REQUEST, false, 0), &[(0, 1, 2)], &[], 1);
         let mut rng = RandomStreams::new(3).stream("picks");
         let active = [5, 0];
-        let busy = (0..10_000).filter(|_| lb.choose_host(0, &active, &[], 1, None, &mut rng) == Some(0)).count();
+        let busy = (0..10_000)
+            .filter(|_| lb.choose_host(0, |h| active[h as usize], &[], 1, None, &mut rng) == Some(0))
+            .count();
         // The busy host wins only when both samples land on it: 1/4 of the time.
         assert!((2300..2700).contains(&busy), "busy host picked {busy} times");
     }
@@ -511,21 +519,21 @@ mod tests {
         let mut lb = balancer(settings(LbPolicy::Random, false, 0), &[(0, 1, 3)], &[], 1);
         let mut rng = RandomStreams::new(4).stream("picks");
         // With 6 picks the chance of never drawing host 2 is (2/3)^6 ≈ 9 %.
-        let avoided = (0..1000).filter(|_| lb.choose_host(0, &[0; 3], &[0, 1], 6, None, &mut rng) == Some(2)).count();
+        let avoided = (0..1000).filter(|_| lb.choose_host(0, |_| 0, &[0, 1], 6, None, &mut rng) == Some(2)).count();
         assert!((880..950).contains(&avoided), "host 2 picked {avoided} of 1000 (expected ≈ 912)");
         // A single healthy host that was already tried is picked again after the attempts.
         let mut single = balancer(settings(LbPolicy::Random, false, 0), &[(0, 1, 1)], &[], 1);
-        assert_eq!(single.choose_host(0, &[0], &[0], 6, None, &mut rng), Some(0));
+        assert_eq!(single.choose_host(0, |_| 0, &[0], 6, None, &mut rng), Some(0));
     }
 
     #[test]
     fn unequal_weights_use_a_weighted_schedule() {
-        let (mut hosts, weights) = assignment(&[(0, 1, 2)]).flatten();
-        hosts[1].weight = 3;
+        let mut weighted = assignment(&[(0, 1, 2)]);
+        weighted.localities[0].endpoints[1].weight = 3;
         let mut rng = RandomStreams::new(1).stream("lb");
-        let mut lb =
-            LoadBalancer::new(settings(LbPolicy::RoundRobin, false, 0), hosts, weights, 1, |_| false, &mut rng);
-        let heavy = (0..400).filter(|_| lb.choose_host(0, &[0, 0], &[], 1, None, &mut rng) == Some(1)).count();
+        let table = HostTable::new(&weighted);
+        let mut lb = LoadBalancer::new(settings(LbPolicy::RoundRobin, false, 0), table, 1, &[], &mut rng);
+        let heavy = (0..400).filter(|_| lb.choose_host(0, |_| 0, &[], 1, None, &mut rng) == Some(1)).count();
         assert_eq!(heavy, 300);
     }
 
@@ -545,7 +553,7 @@ mod tests {
             let mut rng = RandomStreams::new(seed).stream("picks");
             let active = vec![0; total as usize];
             for _ in 0..50 {
-                if let Some(h) = lb.choose_host(0, &active, &[], 1, None, &mut rng) {
+                if let Some(h) = lb.choose_host(0, |h| active[h as usize], &[], 1, None, &mut rng) {
                     let level = lb.hosts()[h as usize].priority as usize;
                     let load = lb.priority_load();
                     prop_assert!(!ejected.contains(&h) || load.panic[level]);

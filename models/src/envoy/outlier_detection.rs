@@ -18,6 +18,8 @@
 //! Envoy walks its hosts in hash-map order at a sweep; here they are walked in host order, which
 //! only matters when a sweep's ejections compete for the max-ejection-percent budget.
 
+use std::collections::BTreeMap;
+
 use rand::Rng;
 use sim::{SimDuration, SimTime};
 
@@ -207,7 +209,7 @@ impl SuccessRateMonitor {
 }
 
 /// Per-host state (`DetectorHostMonitorImpl`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct HostMonitor {
     consecutive_5xx: u32,
     consecutive_gateway_failure: u32,
@@ -236,7 +238,11 @@ impl HostMonitor {
 pub struct OutlierDetector {
     config: DetectorConfig,
     version: EnvoyVersion,
-    monitors: Vec<HostMonitor>,
+    /// Monitors of the hosts this proxy has sent to, in host order; a host never charged has a
+    /// default monitor, which no sweep changes, so it is left out (a proxy of a large mesh
+    /// sends to few of its hosts).
+    monitors: BTreeMap<usize, HostMonitor>,
+    host_count: usize,
     ejected: usize,
     next_sweep: SimTime,
 }
@@ -274,7 +280,8 @@ impl OutlierDetector {
         OutlierDetector {
             config,
             version,
-            monitors: vec![HostMonitor::default(); hosts],
+            monitors: BTreeMap::new(),
+            host_count: hosts,
             ejected: 0,
             next_sweep: first_sweep,
         }
@@ -285,20 +292,39 @@ impl OutlierDetector {
         &self.config
     }
 
-    /// When the next sweep is due.
-    pub fn next_sweep(&self) -> SimTime {
-        self.next_sweep
+    /// When the next sweep is due, if one is needed: until the detector is charged a result it
+    /// has nothing a sweep could change, so its timer need not run. Sweeps stay on the grid the
+    /// first sweep set, as Envoy's interval timer does.
+    pub fn next_sweep(&self) -> Option<SimTime> {
+        (!self.monitors.is_empty()).then_some(self.next_sweep)
+    }
+
+    /// `host`'s monitor, made on the host's first result at `now`. The first monitor of an idle
+    /// detector moves the next sweep past `now` along the grid, over the sweeps that found
+    /// nothing to do.
+    fn monitor(&mut self, host: usize, now: SimTime) -> &mut HostMonitor {
+        if self.monitors.is_empty() && self.next_sweep <= now {
+            let interval = self.config.interval.as_nanos().max(1);
+            let missed = (now - self.next_sweep).as_nanos() / interval + 1;
+            self.next_sweep += SimDuration::from_nanos(missed * interval);
+        }
+        self.monitors.entry(host).or_default()
     }
 
     /// Number of hosts watched.
     pub fn host_count(&self) -> usize {
-        self.monitors.len()
+        self.host_count
     }
 
     /// Whether `host` is out of rotation.
     #[inline]
     pub fn is_ejected(&self, host: usize) -> bool {
-        self.monitors[host].ejected_since.is_some()
+        self.monitors.get(&host).is_some_and(|m| m.ejected_since.is_some())
+    }
+
+    /// The hosts out of rotation, in host order.
+    pub fn ejected_hosts(&self) -> Vec<u32> {
+        self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).map(|(&h, _)| h as u32).collect()
     }
 
     /// Number of hosts out of rotation.
@@ -308,16 +334,16 @@ impl OutlierDetector {
 
     /// How many times `host` has been ejected since it joined.
     pub fn ejections_of(&self, host: usize) -> u32 {
-        self.monitors[host].ejections
+        self.monitors.get(&host).map_or(0, |m| m.ejections)
     }
 
-    /// Follows a change of the endpoint set: `old_index_of[new]` names the host's previous index,
-    /// or `None` for a newcomer. Hosts that left lose their state, ejection included.
-    pub fn remap_hosts(&mut self, old_index_of: &[Option<usize>]) {
-        let mut old = std::mem::take(&mut self.monitors);
-        self.monitors =
-            old_index_of.iter().map(|i| i.map(|i| std::mem::take(&mut old[i])).unwrap_or_default()).collect();
-        self.ejected = self.monitors.iter().filter(|m| m.ejected_since.is_some()).count();
+    /// Follows a change of the endpoint set to `hosts` hosts: `new_index_of(old)` names where a
+    /// host now sits, or `None` if it left. Hosts that left lose their state, ejection included.
+    pub fn remap_hosts(&mut self, hosts: usize, new_index_of: impl Fn(usize) -> Option<usize>) {
+        let old = std::mem::take(&mut self.monitors);
+        self.monitors = old.into_iter().filter_map(|(host, m)| Some((new_index_of(host)?, m))).collect();
+        self.host_count = hosts;
+        self.ejected = self.monitors.values().filter(|m| m.ejected_since.is_some()).count();
     }
 
     /// Charges one attempt's result to `host`; returns the detection it triggered, if any
@@ -335,13 +361,13 @@ impl OutlierDetector {
             (HostResult::ConnectFailed, false) => self.put_http_code(host, 503, now, rng),
             (HostResult::Timeout, false) => self.put_http_code(host, 504, now, rng),
             (HostResult::ConnectSuccess, true) => {
-                let monitor = &mut self.monitors[host];
+                let monitor = self.monitor(host, now);
                 monitor.local_origin.record(true);
                 monitor.consecutive_local_origin_failure = 0;
                 None
             }
             (HostResult::ConnectFailed | HostResult::Timeout, true) => {
-                let monitor = &mut self.monitors[host];
+                let monitor = self.monitor(host, now);
                 monitor.local_origin.record(false);
                 monitor.consecutive_local_origin_failure += 1;
                 (monitor.consecutive_local_origin_failure == self.config.consecutive_local_origin_failure)
@@ -359,7 +385,9 @@ impl OutlierDetector {
         now: SimTime,
         rng: &mut R,
     ) -> Option<Detection> {
-        let monitor = &mut self.monitors[host];
+        let (gateway_threshold, five_threshold) =
+            (self.config.consecutive_gateway_failure, self.config.consecutive_5xx);
+        let monitor = self.monitor(host, now);
         let is_5xx = (500..600).contains(&code);
         monitor.external.record(!is_5xx);
         if !is_5xx {
@@ -370,12 +398,12 @@ impl OutlierDetector {
         let mut gateway_fired = false;
         if matches!(code, 502..=504) {
             monitor.consecutive_gateway_failure += 1;
-            gateway_fired = monitor.consecutive_gateway_failure == self.config.consecutive_gateway_failure;
+            gateway_fired = monitor.consecutive_gateway_failure == gateway_threshold;
         } else {
             monitor.consecutive_gateway_failure = 0;
         }
         monitor.consecutive_5xx += 1;
-        let fived_fired = monitor.consecutive_5xx == self.config.consecutive_5xx;
+        let fived_fired = monitor.consecutive_5xx == five_threshold;
         // Both detectors may fire on one response; Envoy posts them in this order.
         let gateway =
             gateway_fired.then(|| self.on_consecutive_error(host, EjectionKind::ConsecutiveGatewayFailure, now, rng));
@@ -400,7 +428,7 @@ impl OutlierDetector {
             return None;
         }
         let outcome = self.eject(host, kind, now, rng);
-        let monitor = &mut self.monitors[host];
+        let monitor = self.monitors.entry(host).or_default();
         match kind {
             EjectionKind::Consecutive5xx => monitor.consecutive_5xx = 0,
             EjectionKind::ConsecutiveGatewayFailure => monitor.consecutive_gateway_failure = 0,
@@ -412,7 +440,7 @@ impl OutlierDetector {
 
     /// Whether one more ejection fits under max_ejection_percent, by the rule of this release.
     fn gate_allows_another(&self) -> bool {
-        gate_allows(&self.config, self.version, self.ejected, self.monitors.len())
+        gate_allows(&self.config, self.version, self.ejected, self.host_count)
     }
 
     /// `DetectorImpl::ejectHost`.
@@ -443,7 +471,7 @@ impl OutlierDetector {
         let jitter = if max_jitter_ms == 0 { 0 } else { rng.next_u64() % (max_jitter_ms + 1) };
         let (base, max) = (self.config.base_ejection_time, self.config.max_ejection_time);
         let decays = self.version.ejection_multiplier_decays();
-        let monitor = &mut self.monitors[host];
+        let monitor = self.monitors.entry(host).or_default();
         monitor.ejected_since = Some(now);
         monitor.ejections += 1;
         monitor.jitter = SimDuration::from_millis(jitter);
@@ -456,15 +484,7 @@ impl OutlierDetector {
 
     /// How long the current ejection of `host` lasts at least (it ends at the first sweep after).
     pub fn ejection_length(&self, host: usize) -> SimDuration {
-        let monitor = &self.monitors[host];
-        let scaled = self
-            .config
-            .base_ejection_time
-            .checked_mul(u64::from(monitor.multiplier))
-            .unwrap_or(SimDuration::from_nanos(u64::MAX));
-        let capped =
-            if self.version.ejection_multiplier_decays() { scaled.min(self.config.max_ejection_time) } else { scaled };
-        capped + monitor.jitter
+        self.monitors.get(&host).map_or(SimDuration::ZERO, |m| ejection_length(&self.config, self.version, m))
     }
 
     /// Runs the interval sweep due at `now` (`DetectorImpl::onIntervalTimer`): returns ejected
@@ -472,18 +492,18 @@ impl OutlierDetector {
     /// failure-percentage detectors, decays multipliers, and arms the next sweep.
     pub fn sweep<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> SweepReport {
         let mut report = SweepReport::default();
-        for host in 0..self.monitors.len() {
-            if let Some(since) = self.monitors[host].ejected_since
-                && now.checked_since(since).is_some_and(|served| served >= self.ejection_length(host))
+        for (&host, monitor) in &mut self.monitors {
+            if let Some(since) = monitor.ejected_since
+                && now
+                    .checked_since(since)
+                    .is_some_and(|served| served >= ejection_length(&self.config, self.version, monitor))
             {
-                let monitor = &mut self.monitors[host];
                 monitor.ejected_since = None;
                 monitor.reset_consecutive();
                 monitor.last_unejected = Some(now);
                 self.ejected -= 1;
                 report.unejected.push(host);
             }
-            let monitor = &mut self.monitors[host];
             monitor.external.rotate();
             monitor.local_origin.rotate();
         }
@@ -491,12 +511,16 @@ impl OutlierDetector {
         self.success_rate_ejections(true, now, rng, &mut report.detections);
         if self.version.ejection_multiplier_decays() {
             let interval = self.config.interval;
-            for monitor in self.monitors.iter_mut().filter(|m| m.ejected_since.is_none()) {
+            for monitor in self.monitors.values_mut().filter(|m| m.ejected_since.is_none()) {
                 if monitor.last_unejected.is_some_and(|t| now.checked_since(t).is_some_and(|d| d >= interval)) {
                     monitor.multiplier = monitor.multiplier.saturating_sub(1);
                 }
             }
         }
+        // A host whose monitor is back to a new one's state (nothing counted in the last two
+        // intervals, never ejected) is forgotten until its next result: sweeps cost what the
+        // proxy sent recently, not every host it ever sent to.
+        self.monitors.retain(|_, monitor| *monitor != HostMonitor::default());
         self.next_sweep = now + self.config.interval;
         report
     }
@@ -510,13 +534,13 @@ impl OutlierDetector {
         detections: &mut Vec<Detection>,
     ) {
         let c = &self.config;
-        let hosts = self.monitors.len() as u64;
+        let hosts = self.host_count as u64;
         if hosts < u64::from(c.success_rate_minimum_hosts) && hosts < u64::from(c.failure_percentage_minimum_hosts) {
             return;
         }
         let mut success_rate_hosts = Vec::new();
         let mut failure_percentage_hosts = Vec::new();
-        for (host, monitor) in self.monitors.iter().enumerate().filter(|(_, m)| m.ejected_since.is_none()) {
+        for (&host, monitor) in self.monitors.iter().filter(|(_, m)| m.ejected_since.is_none()) {
             let counts = if local_origin { &monitor.local_origin } else { &monitor.external };
             let Some((rate, volume)) = counts.last_interval() else { continue };
             if volume >= u64::from(c.success_rate_request_volume) {
@@ -554,6 +578,17 @@ impl OutlierDetector {
             }
         }
     }
+}
+
+/// How long `monitor`'s current ejection lasts at least: the base ejection time times its
+/// multiplier (capped at `max_ejection_time` where the multiplier decays), plus its jitter.
+fn ejection_length(config: &DetectorConfig, version: EnvoyVersion, monitor: &HostMonitor) -> SimDuration {
+    let scaled = config
+        .base_ejection_time
+        .checked_mul(u64::from(monitor.multiplier))
+        .unwrap_or(SimDuration::from_nanos(u64::MAX));
+    let capped = if version.ejection_multiplier_decays() { scaled.min(config.max_ejection_time) } else { scaled };
+    capped + monitor.jitter
 }
 
 /// Whether one more ejection fits under max_ejection_percent with `ejected` of `hosts` hosts
@@ -686,7 +721,7 @@ mod tests {
         detector.record(0, HostResult::Http(503), at(200), &mut rng);
         let mut unejected_at = None;
         while unejected_at.is_none() {
-            let now = detector.next_sweep();
+            let now = detector.next_sweep().expect("a charged detector sweeps");
             if !detector.sweep(now, &mut rng).unejected.is_empty() {
                 unejected_at = Some(now);
             }
@@ -696,16 +731,16 @@ mod tests {
         // Re-ejected within an interval of its return: the second ejection lasts 2 × base.
         detector.record(0, HostResult::Http(503), at(60_700), &mut rng);
         assert_eq!(detector.ejection_length(0), SimDuration::from_secs(120));
-        let mut now = detector.next_sweep();
+        let mut now = detector.next_sweep().expect("a charged detector sweeps");
         while detector.is_ejected(0) {
             detector.sweep(now, &mut rng);
-            now = detector.next_sweep();
+            now = detector.next_sweep().expect("a charged detector sweeps");
         }
         // Out at 180.5 s; then quiet sweeps decay the multiplier one step each: after two quiet
         // intervals a new ejection is back to base.
         for _ in 0..3 {
             detector.sweep(now, &mut rng);
-            now = detector.next_sweep();
+            now = detector.next_sweep().expect("a charged detector sweeps");
         }
         detector.record(0, HostResult::Http(503), now, &mut rng);
         assert_eq!(detector.ejection_length(0), SimDuration::from_secs(60));
@@ -721,12 +756,12 @@ mod tests {
             detector.record(0, HostResult::Http(503), now, &mut rng);
             assert_eq!(detector.ejection_length(0), SimDuration::from_secs(60 * round));
             while detector.is_ejected(0) {
-                now = detector.next_sweep();
+                now = detector.next_sweep().expect("a charged detector sweeps");
                 detector.sweep(now, &mut rng);
             }
             // Long quiet spells change nothing.
             for _ in 0..100 {
-                now = detector.next_sweep();
+                now = detector.next_sweep().expect("a charged detector sweeps");
                 detector.sweep(now, &mut rng);
             }
         }
@@ -757,16 +792,40 @@ mod tests {
     }
 
     #[test]
+    fn a_detector_sweeps_only_while_it_has_recent_results_and_keeps_its_grid() {
+        // A proxy of a large mesh is charged for few of its hosts: until then it has nothing to
+        // sweep, two quiet intervals after its last result it is idle again, and a result after
+        // idle sweeps on the grid the first sweep set (here 1 s, 2 s, 3 s, ...).
+        let mut rng = RandomStreams::new(1).stream("test");
+        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 1000, secs(1));
+        assert_eq!(detector.next_sweep(), None);
+        detector.record(7, HostResult::Http(200), secs(0), &mut rng);
+        assert_eq!(detector.next_sweep(), Some(secs(1)));
+        detector.sweep(secs(1), &mut rng);
+        assert_eq!(detector.next_sweep(), Some(secs(2)), "the last interval's count is still judged");
+        detector.sweep(secs(2), &mut rng);
+        assert_eq!(detector.next_sweep(), None);
+        let at = |ms: u64| SimTime::from_nanos(ms * 1_000_000);
+        detector.record(9, HostResult::Http(503), at(5_300), &mut rng);
+        assert!(detector.is_ejected(9));
+        assert_eq!(detector.next_sweep(), Some(secs(6)));
+        assert_eq!(detector.host_count(), 1000);
+    }
+
+    #[test]
     fn hosts_that_leave_lose_their_ejection() {
         let mut rng = RandomStreams::new(1).stream("test");
         let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 3, secs(1));
         detector.record(1, HostResult::Http(503), secs(0), &mut rng);
-        detector.remap_hosts(&[Some(0), Some(2), None]);
+        // Host 1 leaves; host 2 moves to 1; a newcomer takes 2.
+        detector.remap_hosts(3, |old| [Some(0), None, Some(1)][old]);
         assert_eq!(detector.ejected_count(), 0);
-        detector.remap_hosts(&[Some(0), Some(1)]);
+        detector.remap_hosts(2, |old| [Some(0), Some(1), None][old]);
         detector.record(1, HostResult::Http(503), secs(0), &mut rng);
-        detector.remap_hosts(&[Some(1)]);
+        // Host 1, ejected, moves to 0 and keeps its ejection.
+        detector.remap_hosts(1, |old| [None, Some(0)][old]);
         assert!(detector.is_ejected(0));
+        assert_eq!(detector.host_count(), 1);
     }
 
     #[test]

@@ -254,6 +254,8 @@ impl World {
         let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
         if cluster.reports_connect_success() {
             cluster.record(pick, HostResult::ConnectSuccess, s.now(), &mut self.streams.outlier);
+            // The detector's first result arms its sweeps.
+            self.rearm(proxy, upstream, s);
         }
     }
 

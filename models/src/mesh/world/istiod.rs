@@ -27,10 +27,17 @@ impl World {
         let zone = self.topology.zones.iter().position(|z| z.region == region).expect("regions have zones");
         let delay = self.config.control_plane.watch_delay
             + self.topology.typical_latency(zone, self.control_plane_zone).unwrap_or(SimDuration::ZERO);
-        s.schedule_in(delay, Event::IstiodSync);
+        // A sync reads every pod as it is when it runs, so of the syncs due at one later
+        // instant (a deployment scaled down: every pod at once) the first sees all they would.
+        let due = s.now() + delay;
+        if delay > SimDuration::ZERO && !self.istiod_syncs_due.insert(due) {
+            return;
+        }
+        s.schedule_at(due, Event::IstiodSync);
     }
 
     pub(super) fn istiod_sync(&mut self, s: &mut Scheduler<Event>) {
+        self.istiod_syncs_due.remove(&s.now());
         let current = self.current_endpoints();
         let mut view = self.istiod_view.clone();
         for (service, pods) in view.iter_mut().enumerate() {
@@ -74,22 +81,18 @@ impl World {
     }
 
     pub(super) fn eds_arrives(&mut self, proxy: usize, push: usize, s: &mut Scheduler<Event>) {
-        let view = Rc::clone(&self.pushes[push]);
         self.log.push(s.now(), Some(proxy), None, None, "eds_applied", format!("push {push}"));
-        let client = Self::client(&self.proxies[proxy].locality);
+        let locality = self.proxies[proxy].locality.clone();
         for upstream in 0..self.proxies[proxy].upstreams.len() {
             let (service, subset) = {
                 let u = &self.proxies[proxy].upstreams[upstream];
                 (u.service, u.subset.clone())
             };
-            let built = self
-                .translate(&client, service, subset.as_deref(), &view)
+            let Translation { table, .. } = self
+                .translation(&locality, service, subset.as_deref(), Some(push as u32))
                 .expect("the same translation succeeded at build time");
-            let orphaned = self.proxies[proxy].upstreams[upstream].cluster.update_assignment(
-                &built.assignment.assignment,
-                s.now(),
-                &mut self.streams.outlier,
-            );
+            let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+            let orphaned = cluster.update_assignment(table, s.now(), &mut self.streams.outlier);
             self.fail_orphaned(orphaned, proxy, upstream, s);
             self.rearm(proxy, upstream, s);
         }

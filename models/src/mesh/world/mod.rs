@@ -17,7 +17,7 @@
 //! vanishes (the call waits for a timeout, as a black-holed connection would); handshake messages take the typical link latency without queueing behind
 //! payload; a deleted pod refuses new connections while its endpoint is still in a proxy's EDS.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use rand::{Rng, RngExt};
@@ -36,16 +36,18 @@ use crate::envoy::host_set::{EdsHealth, EndpointId};
 use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
-use crate::istio::cluster::{ProxyCluster, TranslateError, build};
+use crate::istio::cluster::{TranslateError, build};
 use crate::istio::envoy_filter::apply_all;
 use crate::istio::locality::{Client, Locality, ServiceEndpoint};
 use crate::istio::retry::route_policy;
+use translations::{Translation, Translations};
 
 mod calls;
 mod explain;
 mod faults;
 mod istiod;
 mod pods;
+mod translations;
 mod users;
 
 /// Bytes of a handshake message (SYN, TLS records), for the loss and cut checks.
@@ -342,6 +344,9 @@ pub struct World {
     /// istiod's endpoint view: pods per service.
     istiod_view: Vec<Vec<usize>>,
     pushes: Vec<Rc<Vec<Vec<usize>>>>,
+    translations: Translations,
+    /// When the syncs istiod has scheduled are due (see `pod_changed`).
+    istiod_syncs_due: BTreeSet<SimTime>,
     debouncer: Debouncer,
     down_zones: Vec<bool>,
     control_plane_zone: usize,
@@ -484,6 +489,8 @@ impl World {
             },
             istiod_view: Vec::new(),
             pushes: Vec::new(),
+            translations: Translations::default(),
+            istiod_syncs_due: BTreeSet::new(),
             debouncer: Debouncer::new(config.control_plane.debounce_after, config.control_plane.debounce_max),
             down_zones: vec![false; topology.zones.len()],
             control_plane_zone,
@@ -610,42 +617,6 @@ impl World {
         view
     }
 
-    /// The EDS a proxy gets for `service`/`subset` from an endpoint view.
-    fn service_endpoints(&self, view: &[Vec<usize>], service: usize) -> Vec<ServiceEndpoint> {
-        view[service]
-            .iter()
-            .map(|&p| {
-                let pod = &self.topology.pods[p];
-                ServiceEndpoint {
-                    endpoint: pod.endpoint,
-                    locality: pod.locality.clone(),
-                    labels: pod.labels.clone(),
-                    weight: 1,
-                    health: EdsHealth::Healthy,
-                }
-            })
-            .collect()
-    }
-
-    /// What istiod sends `client` about `service` (or one subset of it) when it knows the
-    /// endpoints in `view`.
-    fn translate(
-        &self,
-        client: &Client,
-        service: usize,
-        subset: Option<&str>,
-        view: &[Vec<usize>],
-    ) -> Result<ProxyCluster, TranslateError> {
-        let name = &self.config.app.services[service].name;
-        let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
-        let endpoints = self.service_endpoints(view, service);
-        build(&self.config.istio.mesh, client, self.config.istio.proxy_concurrency, rule, subset, &endpoints)
-    }
-
-    fn client(locality: &Locality) -> Client {
-        Client { locality: locality.clone(), labels: Default::default() }
-    }
-
     fn add_proxy(
         &mut self,
         zone: usize,
@@ -667,7 +638,6 @@ impl World {
             }
             (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
-        let client = Self::client(&locality);
         let mut proxy = Proxy {
             zone,
             name,
@@ -682,17 +652,11 @@ impl World {
                 continue;
             }
             for subset in self.routes[service].subsets.clone() {
-                let mut built = self
-                    .translate(&client, service, subset.as_deref(), &self.istiod_view)
-                    .map_err(BuildError::Istio)?;
+                let Translation { mut settings, table } =
+                    self.translation(&proxy.locality, service, subset.as_deref(), None).map_err(BuildError::Istio)?;
                 let service_name = &self.config.app.services[service].name;
-                apply_all(&self.config.istio.envoy_overrides, &proxy.workload, service_name, &mut built.settings);
-                let cluster = UpstreamCluster::new(
-                    built.settings,
-                    &built.assignment.assignment,
-                    SimTime::ZERO,
-                    &mut self.streams.outlier,
-                );
+                apply_all(&self.config.istio.envoy_overrides, &proxy.workload, service_name, &mut settings);
+                let cluster = UpstreamCluster::new(settings, table, SimTime::ZERO, &mut self.streams.outlier);
                 proxy.routes[service].push(proxy.upstreams.len());
                 proxy.upstreams.push(ProxyUpstream { service, subset, cluster, timer: None });
             }
