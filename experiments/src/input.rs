@@ -25,6 +25,19 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{}: {what} is not UTF-8 text", path.display()))
 }
 
+/// The reader's options for every YAML file: a node budget sized to the largest file read, so
+/// that any file under [`MAX_INPUT_BYTES`] is refused for its size, never for its node count (a 200-region mesh with every CEN connection is
+/// about 300,000 nodes; the reader's own default stops at 250,000). The alias and anchor limits
+/// that stop expansion bombs stay the reader's.
+pub fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    let budget = options.budget.get_or_insert_with(Default::default);
+    // One node takes at least four bytes of flow YAML (`a, `); events are about two per node.
+    budget.max_nodes = (MAX_INPUT_BYTES / 4) as usize;
+    budget.max_events = (MAX_INPUT_BYTES / 2) as usize;
+    options
+}
+
 /// A YAML reader's error as users should read it: the reader's advice about its own options
 /// becomes advice about the file.
 pub fn yaml_error(error: &serde_saphyr::Error) -> String {

@@ -21,11 +21,19 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// Writes the seed-failover scenario with one substitution and runs it.
 fn run_edited(tag: &str, from: &str, to: &str) -> (std::process::Output, PathBuf) {
+    run_with_edits(tag, &[(from, to)])
+}
+
+/// Runs seed-failover with each `(from, to)` edit applied once.
+fn run_with_edits(tag: &str, edits: &[(&str, &str)]) -> (std::process::Output, PathBuf) {
     let dir = temp_dir(tag);
-    let text = std::fs::read_to_string(builtin("seed-failover")).unwrap();
-    assert!(text.contains(from), "the edit {from:?} must apply");
+    let mut text = std::fs::read_to_string(builtin("seed-failover")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the edit {from:?} must apply");
+        text = text.replacen(from, to, 1);
+    }
     let file = dir.join("scenario.yaml");
-    std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+    std::fs::write(&file, text).unwrap();
     let out = dir.join("out");
     let output = meshsim().arg("run").arg(&file).arg("--out").arg(&out).output().unwrap();
     (output, out)
@@ -208,13 +216,23 @@ fn what_would_hang_crash_or_mislead_is_refused_with_the_field_and_the_fix() {
         assert!(err.contains(expected) && err.contains("scenario.yaml"), "{tag}: {err}");
         assert!(!err.contains("panicked") && !out.exists(), "{tag}");
     }
-    // Many callers times many hosts: the memory estimate refuses it before anything is built.
-    let (output, _) = run_edited(
-        "quadratic",
+    // Many callers times many hosts, and enough requests for each caller to reach most of them:
+    // the memory estimate refuses it before anything is built...
+    let many = (
         "- {service: productpage, version: v1, zone: cn-shanghai-b, replicas: 1}\n      - {service: details, version: v1, zone: cn-shanghai-b, replicas: 1}",
         "- {service: productpage, version: v1, zone: cn-shanghai-b, replicas: 9000}\n      - {service: details, version: v1, zone: cn-shanghai-b, replicas: 9000}",
     );
+    let heavy = [
+        many,
+        ("duration: 30s", "duration: 2h"),
+        ("users: {count: 1, think_time: 100ms, requests: 10}", "poisson: 100000"),
+    ];
+    let (output, _) = run_with_edits("quadratic", &heavy);
     assert!(stderr(&output).contains("GiB budget; use fewer replicas"), "{}", stderr(&output));
+    // ...while the same mesh under a light load passes the estimate: a proxy keeps state only
+    // for the hosts it sends to.
+    let (output, _) = run_with_edits("wide-light", &[many, ("duration: 30s", "duration: 6s")]);
+    assert!(output.status.success(), "{}", stderr(&output));
     // Inside the embedded Istio resources, the line is the file's: for a value Istio refuses...
     let (output, _) = run_edited("embedded0", "interval: 1s", "interval: 0s");
     assert!(

@@ -670,10 +670,12 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
             let options = serde_saphyr::render_options! { line_offset: (line - 1) as u64 };
             format!("{place}: {}", crate::input::yaml_error_text(e.render_with_options(options)))
         };
-        let header: Header = serde_saphyr::from_str(&text).map_err(located)?;
+        let header: Header =
+            serde_saphyr::from_str_with_options(&text, crate::input::yaml_options()).map_err(located)?;
         match header.kind.as_deref() {
             Some("DestinationRule") => {
-                let doc: Document<DestinationRuleSpec> = serde_saphyr::from_str(&text).map_err(located)?;
+                let doc: Document<DestinationRuleSpec> =
+                    serde_saphyr::from_str_with_options(&text, crate::input::yaml_options()).map_err(located)?;
                 check_api_version(&doc.api_version, &place)?;
                 let owner = format!("DestinationRule {}", doc.metadata.name);
                 not_modelled(
@@ -722,7 +724,8 @@ pub fn read_stream(stream: &str, source: &str, first_line: usize) -> Result<Isti
                 });
             }
             Some("VirtualService") => {
-                let doc: Document<VirtualServiceSpec> = serde_saphyr::from_str(&text).map_err(located)?;
+                let doc: Document<VirtualServiceSpec> =
+                    serde_saphyr::from_str_with_options(&text, crate::input::yaml_options()).map_err(located)?;
                 check_api_version(&doc.api_version, &place)?;
                 let name = doc.metadata.name;
                 not_modelled(

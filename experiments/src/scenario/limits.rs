@@ -34,9 +34,18 @@ pub const MAX_USERS: u32 = 1_000_000;
 pub const MAX_REQUESTS: f64 = 1e9;
 /// The memory one replication may be estimated to need.
 pub const MEMORY_BUDGET_BYTES: f64 = 8.0 * (1u64 << 30) as f64;
-/// Bytes of per-proxy state for one host of one upstream cluster on one worker (outlier,
-/// balancer and pool state), as measured at 1,000 pods per deployment.
-const BYTES_PER_PROXY_HOST_WORKER: f64 = 320.0;
+/// Bytes of one upstream cluster on one proxy, before any per-host state: settings, counters,
+/// mergers, and per worker the load balancer's schedules (measured at 1,000 pods per deployment
+/// and rounded up).
+const BYTES_PER_CLUSTER: f64 = 1024.0;
+/// The same, per worker.
+const BYTES_PER_CLUSTER_WORKER: f64 = 512.0;
+/// Bytes a proxy keeps for one host it has sent to: outlier monitor and requests in flight...
+const BYTES_PER_USED_HOST: f64 = 256.0;
+/// ...and per worker, that host's connection pool.
+const BYTES_PER_USED_HOST_WORKER: f64 = 256.0;
+/// Attempts per call the estimate allows for (the first try and Istio's default two retries).
+const ATTEMPTS_PER_CALL: f64 = 3.0;
 
 /// A value out of range: the field path and what to do.
 pub type LimitError = (String, String);
@@ -125,9 +134,9 @@ pub fn check(config: &MeshConfig) -> Result<(), LimitError> {
         );
     }
     check_app(config)?;
-    check_workload(config)?;
+    let expected_requests = check_workload(config)?;
     check_faults(config)?;
-    check_memory(config, workers)
+    check_memory(config, workers, expected_requests)
 }
 
 /// Services do not call themselves, directly or around a loop (a request would never end).
@@ -188,7 +197,8 @@ fn check_app(config: &MeshConfig) -> Result<(), LimitError> {
     Ok(())
 }
 
-fn check_workload(config: &MeshConfig) -> Result<(), LimitError> {
+/// Checks the workload; returns about how many user requests it sends.
+fn check_workload(config: &MeshConfig) -> Result<f64, LimitError> {
     let gateway = &config.workload.gateway;
     let replicas: Vec<u32> = config
         .clusters
@@ -241,7 +251,7 @@ fn check_workload(config: &MeshConfig) -> Result<(), LimitError> {
             ),
         ));
     }
-    Ok(())
+    Ok(expected)
 }
 
 fn check_faults(config: &MeshConfig) -> Result<(), LimitError> {
@@ -272,9 +282,11 @@ fn check_faults(config: &MeshConfig) -> Result<(), LimitError> {
     Ok(())
 }
 
-/// The memory estimate: every proxy that calls out keeps per-host state for each host of every
-/// service it calls, on each worker.
-fn check_memory(config: &MeshConfig, workers: usize) -> Result<(), LimitError> {
+/// The memory estimate. Every calling proxy holds one cluster per service it calls; per host,
+/// a proxy keeps state only once it has sent to it, so a caller-callee pair costs per host
+/// used, at most every host of the callee for every caller, and at most one new host per
+/// attempt on that edge (each user request crosses each edge of the call graph at most once).
+fn check_memory(config: &MeshConfig, workers: usize, expected_requests: f64) -> Result<(), LimitError> {
     let pods_of = |service: &str| -> u64 {
         config
             .clusters
@@ -284,7 +296,12 @@ fn check_memory(config: &MeshConfig, workers: usize) -> Result<(), LimitError> {
             .map(|d| u64::from(d.replicas))
             .sum()
     };
-    let mut bytes = 0.0;
+    let attempts = expected_requests * ATTEMPTS_PER_CALL;
+    let (mut clusters, mut hosts_used) = (0.0, 0.0);
+    let mut edge = |callers: u64, hosts: u64| {
+        clusters += callers as f64;
+        hosts_used += (callers as f64 * hosts as f64).min(attempts);
+    };
     for service in &config.app.services {
         for version in &service.versions {
             let callers: u64 = config
@@ -294,18 +311,21 @@ fn check_memory(config: &MeshConfig, workers: usize) -> Result<(), LimitError> {
                 .filter(|d| d.service == service.name && d.version == version.name)
                 .map(|d| u64::from(d.replicas))
                 .sum();
-            let hosts: u64 = version.calls.iter().map(|c| pods_of(&c.service)).sum();
-            bytes += callers as f64 * hosts as f64;
+            for call in &version.calls {
+                edge(callers, pods_of(&call.service));
+            }
         }
     }
     let gateways: u64 = config.clusters.iter().flat_map(|c| c.gateways.iter()).map(|g| u64::from(g.replicas)).sum();
-    bytes += gateways as f64 * pods_of(&config.workload.entry_service) as f64;
-    bytes *= workers as f64 * BYTES_PER_PROXY_HOST_WORKER;
+    edge(gateways, pods_of(&config.workload.entry_service));
+    let workers = workers as f64;
+    let bytes = clusters * (BYTES_PER_CLUSTER + BYTES_PER_CLUSTER_WORKER * workers)
+        + hosts_used * (BYTES_PER_USED_HOST + BYTES_PER_USED_HOST_WORKER * workers);
     if bytes > MEMORY_BUDGET_BYTES {
         return Err((
             "clusters".into(),
             format!(
-                "a run would need about {:.1} GiB (every calling pod's proxy keeps state for every host it calls, on each of its {workers} workers), over the {:.0} GiB budget; use fewer replicas or proxy workers",
+                "a run would need about {:.1} GiB (each calling proxy keeps state for every host it sends to, on each of its {workers} workers), over the {:.0} GiB budget; use fewer replicas, proxy workers or requests",
                 bytes / (1u64 << 30) as f64,
                 MEMORY_BUDGET_BYTES / (1u64 << 30) as f64
             ),

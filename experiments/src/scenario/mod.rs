@@ -73,7 +73,7 @@ pub fn load(path: &Path) -> Result<Scenario, String> {
 
 /// Reads a scenario from its text; `source` names it in errors.
 pub fn parse(text: &str, source: &str, base: &Path) -> Result<Scenario, String> {
-    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
+    let file: ScenarioFile = serde_saphyr::from_str_with_options(text, crate::input::yaml_options()).map_err(|e| {
         // The reader says where; the field's path says what, for an error in a long file.
         let field = e
             .location()

@@ -148,8 +148,8 @@ impl Plan {
 
     /// Reads a sweep from its text; `source` names it in errors.
     pub fn parse(text: &str, source: &str, dir: &Path) -> Result<Plan, String> {
-        let file: SweepFile =
-            serde_saphyr::from_str(text).map_err(|e| format!("{source}: {}", crate::input::yaml_error(&e)))?;
+        let file: SweepFile = serde_saphyr::from_str_with_options(text, crate::input::yaml_options())
+            .map_err(|e| format!("{source}: {}", crate::input::yaml_error(&e)))?;
         let fail = |field: &str, message: String| format!("{source}: {field}: {message}");
         crate::input::check_folder_name(&file.name).map_err(|e| fail("name", e))?;
         let (mut base, base_dir) = match &file.base {

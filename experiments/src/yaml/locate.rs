@@ -132,7 +132,7 @@ impl Located {
 /// Where the field `path` names was written in `text` (a YAML file); `None` when it is not
 /// there (a default) or the text does not read.
 pub fn locate(text: &str, path: &FieldPath) -> Option<Position> {
-    let root: Located = serde_saphyr::from_str(text).ok()?;
+    let root: Located = serde_saphyr::from_str_with_options(text, crate::input::yaml_options()).ok()?;
     walk(&root, path.steps(), text)
 }
 
@@ -146,7 +146,8 @@ fn walk(node: &Located, steps: &[Step], text: &str) -> Option<Position> {
         }
         (Step::Index(_) | Step::Named(_), Shape::Scalar(inner)) => {
             // Embedded documents: located within the text, then moved to where it starts.
-            let docs: Vec<Located> = serde_saphyr::from_multiple(inner).ok()?;
+            let docs: Vec<Located> =
+                serde_saphyr::from_multiple_with_options(inner, crate::input::yaml_options()).ok()?;
             let docs = Located { at: node.at, shape: Shape::Seq(docs) };
             let found = walk(&docs, steps, inner)?;
             let indent = text
@@ -163,7 +164,7 @@ fn walk(node: &Located, steps: &[Step], text: &str) -> Option<Position> {
 /// error at the key), or else of the last value starting before it: names the field a reader's
 /// error points at. `None` when the text does not read as YAML.
 pub fn path_near(text: &str, at: Position) -> Option<String> {
-    let root: Located = serde_saphyr::from_str(text).ok()?;
+    let root: Located = serde_saphyr::from_str_with_options(text, crate::input::yaml_options()).ok()?;
     let mut best: Option<(Position, String)> = None;
     let mut on_line: Option<(Position, String)> = None;
     visit(&root, &mut String::new(), &mut |node_at, path| {

@@ -65,7 +65,7 @@ impl Node {
 
 /// Reading options: YAML 1.2 booleans, so `on`/`yes`/`n` stay text as the typed reader sees them.
 fn options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
+    let mut options = crate::input::yaml_options();
     options.strict_booleans = true;
     options
 }
