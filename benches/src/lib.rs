@@ -2,4 +2,5 @@
 //! code.
 
 pub mod hold;
+pub mod memory;
 pub mod mesh;

@@ -8,15 +8,8 @@
 use std::time::Instant;
 
 use benches::hold::{paired_events_per_second, run_binary_heap, run_engine};
+use benches::memory::peak_rss_mib;
 use benches::mesh::{seed_failover_under_load, simulate};
-
-/// Peak resident set size of this process in MiB (Linux `VmHWM`).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 fn main() {
     let minute = seed_failover_under_load(1000.0, 60);
