@@ -1,9 +1,10 @@
-//! Prints the sweep machinery's speed for BENCHMARKS.md: the same sweep run with 1 and with 2
-//! worker threads (wall time, speed-up, and the serial fraction that implies, with the Amdahl
-//! estimate for 16 threads), the serial phases measured directly, and — with `--large` — the
-//! wall time of a 10,000-run sweep of 60 simulated seconds at 200 requests/s on every core.
+//! Prints the sweep machinery's speed for BENCHMARKS.md: the same sweep run with each thread
+//! count asked for (1 and 2 by default: wall time, speed-up, and the serial fraction each
+//! implies), the serial phases measured directly with the Amdahl estimate for 16 threads they
+//! give, and — with `--large` — the wall time of a 10,000-run sweep of 60 simulated seconds at
+//! 200 requests/s on every core.
 //!
-//!     cargo run --release -p benches --bin sweep-scaling [-- --large]
+//!     cargo run --release -p benches --bin sweep-scaling [-- --threads 1,2,4,8,16] [--large]
 //!
 //! The sweep is `seed-failover` (its single pods) at 200 requests/s for 60 s, varying the CEN
 //! bandwidth (log-spaced) and consecutive5xxErrors; the small one has 10 points x 20
@@ -46,34 +47,59 @@ fn timed_sweep(text: &str, out: &Path, threads: usize) -> (f64, f64, f64) {
 }
 
 fn main() {
-    let large = std::env::args().any(|a| a == "--large");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let large = args.iter().any(|a| a == "--large");
+    let mut threads: Vec<usize> = match args.iter().position(|a| a == "--threads") {
+        Some(i) => args
+            .get(i + 1)
+            .map(|list| list.split(',').map(|n| n.parse().expect("thread counts, e.g. 1,2,4")).collect())
+            .unwrap_or_else(|| {
+                eprintln!("usage: sweep-scaling [--threads 1,2,4,...] [--large]");
+                std::process::exit(2);
+            }),
+        None => vec![1, 2],
+    };
+    if !threads.contains(&1) {
+        threads.insert(0, 1);
+    }
     let dir = std::env::temp_dir().join(format!("meshsim-sweep-scaling-{}", std::process::id()));
     let text = sweep_text(10, 1, 20);
-    timed_sweep(&text, &dir.join("warm-up"), 2);
-    let mut one = Vec::new();
-    let mut two = Vec::new();
+    timed_sweep(&text, &dir.join("warm-up"), *threads.iter().max().expect("a thread count"));
+    let mut runs: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); threads.len()];
     for _ in 0..3 {
-        one.push(timed_sweep(&text, &dir.join("one"), 1));
-        two.push(timed_sweep(&text, &dir.join("two"), 2));
+        for (i, &t) in threads.iter().enumerate() {
+            runs[i].push(timed_sweep(&text, &dir.join(format!("threads-{t}")), t));
+        }
     }
-    let same = std::fs::read(dir.join("one/runs.csv")).ok() == std::fs::read(dir.join("two/runs.csv")).ok();
-    let median = |runs: &mut Vec<(f64, f64, f64)>| {
+    let reference = std::fs::read(dir.join("threads-1/runs.csv")).ok();
+    let same = threads.iter().all(|t| std::fs::read(dir.join(format!("threads-{t}/runs.csv"))).ok() == reference);
+    let median = |mut runs: Vec<(f64, f64, f64)>| {
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         runs[runs.len() / 2]
     };
-    let (t1, prepared, finishing) = median(&mut one);
-    let (t2, ..) = median(&mut two);
-    let speedup = t1 / t2;
-    // Karp-Flatt: the serial fraction implied by the measured speed-up on 2 threads (noisy:
-    // a run-to-run wobble of 1 % moves it by 2 points, and it can come out below zero).
-    let implied = (1.0 / speedup - 0.5) / 0.5;
+    let medians: Vec<(f64, f64, f64)> = runs.into_iter().map(median).collect();
+    let (t1, prepared, finishing) = medians[threads.iter().position(|&t| t == 1).expect("1 thread is measured")];
     // Amdahl from the serial phases measured directly.
     let serial = (prepared + finishing) / t1;
     let amdahl = |p: f64| 1.0 / (serial + (1.0 - serial) / p);
     println!("sweep of 200 runs (10 points x 20 replications; seed-failover, 200 req/s, 60 s each), median of 3:");
-    println!(
-        "  1 thread: {t1:.2} s wall; 2 threads: {t2:.2} s wall; speed-up {speedup:.2}x; runs.csv identical: {same}"
-    );
+    for (&t, &(wall, ..)) in threads.iter().zip(&medians) {
+        let speedup = t1 / wall;
+        // Karp-Flatt: the serial fraction implied by the speed-up on p threads (noisy: a
+        // run-to-run wobble of 1 % moves it by points, and it can come out below zero).
+        let implied = if t > 1 {
+            let p = t as f64;
+            format!(
+                "; serial fraction implied (Karp-Flatt) {:.2} %",
+                100.0 * (1.0 / speedup - 1.0 / p) / (1.0 - 1.0 / p)
+            )
+        } else {
+            String::new()
+        };
+        let plural = if t == 1 { "" } else { "s" };
+        println!("  {t:>2} thread{plural}: {wall:.2} s wall, speed-up {speedup:.2}x{implied}");
+    }
+    println!("  runs.csv identical across thread counts: {same}");
     println!(
         "  serial phases at 1 thread: reading and checking the sweep {:.3} s ({:.2} %), points.csv and plots {:.3} s ({:.2} %)",
         prepared,
@@ -81,12 +107,7 @@ fn main() {
         finishing,
         100.0 * finishing / t1
     );
-    println!(
-        "  serial fraction measured {:.2} %: Amdahl {:.1}x on 16 threads; implied by the 2-thread speed-up (Karp-Flatt): {:.2} %",
-        100.0 * serial,
-        amdahl(16.0),
-        100.0 * implied
-    );
+    println!("  serial fraction measured {:.2} %: Amdahl {:.1}x on 16 threads", 100.0 * serial, amdahl(16.0));
     if large {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let text = sweep_text(10, 10, 100);
