@@ -2,7 +2,7 @@
 //! loop (the baseline), the `priority-queue` crate as the event list, nexosim, and SimPy (when
 //! `python3 -c "import simpy"` works), all measured in this one run.
 //!
-//!     cargo run --release -p benches --bin hold-compare [-- --events N]
+//!     cargo run --release -p benches --bin hold-compare [-- --events N] [--pending 1000,100000]
 
 use std::path::Path;
 use std::process::Command;
@@ -28,13 +28,22 @@ const ROUNDS: usize = 5;
 
 fn main() {
     let mut events: u64 = 5_000_000;
+    let mut sizes = vec![1_000usize, 100_000];
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => {}
-        [flag, n] if flag == "--events" && n.parse::<u64>().is_ok_and(|n| n >= 1000) => events = n.parse().unwrap(),
-        _ => {
-            eprintln!("usage: hold-compare [--events N (≥ 1000)]");
-            std::process::exit(2);
+    for pair in args.chunks(2) {
+        match pair {
+            [flag, n] if flag == "--events" && n.parse::<u64>().is_ok_and(|n| n >= 1000) => {
+                events = n.parse().expect("checked")
+            }
+            [flag, list]
+                if flag == "--pending" && list.split(',').all(|n| n.parse::<usize>().is_ok_and(|n| n >= 1)) =>
+            {
+                sizes = list.split(',').map(|n| n.parse().expect("checked")).collect();
+            }
+            _ => {
+                eprintln!("usage: hold-compare [--events N (≥ 1000)] [--pending 1000,100000]");
+                std::process::exit(2);
+            }
         }
     }
     let simpy_events = (events / 20).max(1000);
@@ -42,7 +51,7 @@ fn main() {
         "| pending | sim engine (ev/s) | BinaryHeap (ev/s) | priority-queue (ev/s) | nexosim (ev/s) | SimPy (ev/s) | engine / BinaryHeap | engine / priority-queue | engine / nexosim | engine / SimPy |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for pending in [1_000usize, 100_000] {
+    for pending in sizes {
         let (engine, heap) = paired_events_per_second(run_engine, run_binary_heap, pending, events, ROUNDS);
         let (engine_vs_indexed, indexed) =
             paired_events_per_second(run_engine, run_priority_queue, pending, events, ROUNDS);
