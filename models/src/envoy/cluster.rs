@@ -24,6 +24,9 @@ use super::retry::HostSelection;
 use super::stats::{ClusterEvent, ClusterStats};
 use super::update_merge::{Delivery, UpdateMerger};
 
+/// The fewest hosts with pools a cluster holds before it looks for empty ones to drop.
+const MIN_PRUNE_AT: usize = 8;
+
 /// Where in its interval the outlier detector's sweep falls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SweepPhase {
@@ -84,8 +87,10 @@ pub struct UpstreamCluster {
     /// Requests in flight per host (`rq_active`), shared by the workers; absent is none.
     active: FxHashMap<u32, u32>,
     breaker: CircuitBreaker,
-    /// Per host, one pool per worker; absent is a host never connected to.
+    /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
     pools: FxHashMap<u32, Box<[HostPool]>>,
+    /// When `pools` reaches this size, hosts whose pools are all empty again are dropped.
+    prune_pools_at: usize,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
     /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
@@ -117,6 +122,7 @@ impl UpstreamCluster {
             active: FxHashMap::default(),
             breaker: CircuitBreaker::default(),
             pools: FxHashMap::default(),
+            prune_pools_at: MIN_PRUNE_AT,
             generation: 0,
             stats: ClusterStats::default(),
             events: Vec::new(),
@@ -167,8 +173,14 @@ impl UpstreamCluster {
         Some(self.host_pool(host, worker))
     }
 
-    /// Worker `worker`'s pool to `host`, made empty on first use.
+    /// Worker `worker`'s pool to `host`, made empty on first use. Pools that are empty again
+    /// (every connection closed, no stream waiting: reviews' one-request connections, say) are
+    /// dropped each time the map doubles, so it holds about the hosts with connections.
     fn host_pool(&mut self, host: u32, worker: usize) -> &mut HostPool {
+        if self.pools.len() >= self.prune_pools_at && !self.pools.contains_key(&host) {
+            self.pools.retain(|_, pools| pools.iter().any(|pool| *pool != HostPool::default()));
+            self.prune_pools_at = (2 * self.pools.len()).max(MIN_PRUNE_AT);
+        }
         let workers = self.lb.worker_count();
         let pools = self.pools.entry(host).or_insert_with(|| vec![HostPool::default(); workers].into_boxed_slice());
         &mut pools[worker % workers]
@@ -461,6 +473,7 @@ impl UpstreamCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envoy::connection_pool::Released;
     use crate::envoy::host_set::{EdsHealth, LbEndpoint, LoadAssignment, LocalityEndpoints};
     use crate::envoy::load_balancer::LbPolicy;
     use crate::envoy::priority_load::DEFAULT_OVERPROVISIONING_FACTOR;
@@ -650,6 +663,27 @@ mod tests {
         assert_eq!(cluster.breaker().0.connections(), 0);
         assert_eq!(cluster.pool(pick, 0).unwrap().take_idle(), None);
         assert_eq!(cluster.pool(pick, 1).unwrap().take_idle(), None);
+    }
+
+    #[test]
+    fn pools_emptied_by_one_request_connections_are_dropped() {
+        // reviews' maxRequestsPerConnection: 1 closes each connection after its request: a
+        // proxy that has sent to every one of 200 hosts keeps pools only for a few of them.
+        let mut rng = RandomStreams::new(9).stream("cluster");
+        let hosts: Vec<u32> = (1..=200).collect();
+        let mut cluster = UpstreamCluster::new(settings(0), HostTable::new(&assignment(&[&hosts])), ms(0), &mut rng);
+        for host in 0..200 {
+            let pick = Pick { host, endpoint: EndpointId(host + 1), generation: 0 };
+            let pool = cluster.pool(pick, 0).unwrap();
+            pool.wait(PendingStream(host, 0));
+            pool.start_connecting(host);
+            pool.connected(host);
+            assert_eq!(pool.release(1, Some(1), false), Released::Closed);
+        }
+        assert!(cluster.pools.len() <= 2 * MIN_PRUNE_AT, "{} pools kept", cluster.pools.len());
+        // A dropped pool is a new empty one when next used.
+        let first = Pick { host: 0, endpoint: EndpointId(1), generation: 0 };
+        assert_eq!(cluster.pool(first, 1).unwrap().take_idle(), None);
     }
 
     #[test]
