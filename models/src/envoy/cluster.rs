@@ -84,7 +84,7 @@ pub struct UpstreamCluster {
     /// closes); sorted.
     updated_ejected: Vec<u32>,
     mergers: Vec<UpdateMerger>,
-    /// Requests in flight per host (`rq_active`), shared by the workers; absent is none.
+    /// Requests in flight per host (`rq_active`), shared by the workers; a host with none is absent.
     active: FxHashMap<u32, u32>,
     breaker: CircuitBreaker,
     /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
@@ -302,8 +302,12 @@ impl UpstreamCluster {
 
     /// A request to the picked host finished, whatever its outcome.
     pub fn request_finished(&mut self, pick: Pick) {
-        if let Some(active) = self.resolve(pick).and_then(|host| self.active.get_mut(&host)) {
+        let Some(host) = self.resolve(pick) else { return };
+        if let Some(active) = self.active.get_mut(&host) {
             *active = active.saturating_sub(1);
+            if *active == 0 {
+                self.active.remove(&host);
+            }
         }
     }
 
