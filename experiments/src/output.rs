@@ -207,12 +207,18 @@ pub fn table(scenario: &Scenario, results: &[Replication]) -> String {
         for (zone, version, count, fraction) in &first.summary.shares {
             let _ = writeln!(t, "  {zone:<20} {version:<6} {count:>9} {:>7.2}%", fraction * 100.0);
         }
-        for (name, bytes, mean, peak, drops, utilisation) in &first.summary.backbone {
+        // A mesh of many regions has links that carry nothing: they share one line.
+        let (used, idle): (Vec<_>, Vec<_>) =
+            first.summary.backbone.iter().partition(|(_, bytes, _, _, drops, _)| *bytes > 0 || *drops > 0);
+        for (name, bytes, mean, peak, drops, utilisation) in used {
             let _ = writeln!(
                 t,
                 "backbone {name}: {bytes} bytes, mean {mean:.3} Mbps, peak {peak:.3} Mbps ({:.1}% of the plan), {drops} drops",
                 utilisation * 100.0
             );
+        }
+        if !idle.is_empty() {
+            let _ = writeln!(t, "backbone: {} other links carried nothing (all are in summary.csv)", idle.len());
         }
         if let Some((region, expected, observed, low, high, error)) = &first.summary.split {
             let _ = writeln!(
