@@ -27,6 +27,24 @@ use super::update_merge::{Delivery, UpdateMerger};
 /// The fewest hosts with pools a cluster holds before it looks for empty ones to drop.
 const MIN_PRUNE_AT: usize = 8;
 
+/// Which pool: a host of the cluster and a worker of the proxy, ordered host first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct PoolKey(u64);
+
+impl PoolKey {
+    fn new(host: u32, worker: usize) -> Self {
+        PoolKey(u64::from(host) << 32 | worker as u64)
+    }
+
+    fn host(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    fn worker(self) -> usize {
+        self.0 as u32 as usize
+    }
+}
+
 /// Where in its interval the outlier detector's sweep falls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SweepPhase {
@@ -88,7 +106,7 @@ pub struct UpstreamCluster {
     active: FxHashMap<u32, u32>,
     breaker: CircuitBreaker,
     /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
-    pools: FxHashMap<u32, Box<[HostPool]>>,
+    pools: FxHashMap<PoolKey, HostPool>,
     /// When `pools` reaches this size, hosts whose pools are all empty again are dropped.
     prune_pools_at: usize,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
@@ -177,19 +195,19 @@ impl UpstreamCluster {
     /// (every connection closed, no stream waiting: reviews' one-request connections, say) are
     /// dropped each time the map doubles, so it holds about the hosts with connections.
     fn host_pool(&mut self, host: u32, worker: usize) -> &mut HostPool {
-        if self.pools.len() >= self.prune_pools_at && !self.pools.contains_key(&host) {
-            self.pools.retain(|_, pools| pools.iter().any(|pool| *pool != HostPool::default()));
+        let key = PoolKey::new(host, worker % self.lb.worker_count());
+        if self.pools.len() >= self.prune_pools_at && !self.pools.contains_key(&key) {
+            self.pools.retain(|_, pool| *pool != HostPool::default());
             self.prune_pools_at = (2 * self.pools.len()).max(MIN_PRUNE_AT);
         }
-        let workers = self.lb.worker_count();
-        let pools = self.pools.entry(host).or_insert_with(|| vec![HostPool::default(); workers].into_boxed_slice());
-        &mut pools[worker % workers]
+        self.pools.entry(key).or_default()
     }
 
     /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
     /// what can close now.
     fn drain_pools(&mut self, host: u32) {
-        for pool in self.pools.get_mut(&host).into_iter().flat_map(|pools| pools.iter_mut()) {
+        for worker in 0..self.lb.worker_count() {
+            let Some(pool) = self.pools.get_mut(&PoolKey::new(host, worker)) else { continue };
             for _ in 0..pool.drain() {
                 self.breaker.track_connection(false);
             }
@@ -446,21 +464,19 @@ impl UpstreamCluster {
         // Idle and connecting connections to departed hosts close now; busy ones close when
         // their request ends. Departed hosts are closed in host order, so the streams they
         // orphan fail in a reproducible order.
-        let mut old_pools: Vec<(u32, Box<[HostPool]>)> = std::mem::take(&mut self.pools).into_iter().collect();
-        old_pools.sort_unstable_by_key(|&(host, _)| host);
+        let mut old_pools: Vec<(PoolKey, HostPool)> = std::mem::take(&mut self.pools).into_iter().collect();
+        old_pools.sort_unstable_by_key(|&(key, _)| key);
         let mut orphaned = Vec::new();
-        for (host, mut pools) in old_pools {
-            if let Some(kept) = new_index(host) {
-                self.pools.insert(kept, pools);
+        for (key, mut pool) in old_pools {
+            if let Some(kept) = new_index(key.host()) {
+                self.pools.insert(PoolKey::new(kept, key.worker()), pool);
                 continue;
             }
-            for pool in pools.iter_mut() {
-                let (closed, waiting) = pool.close();
-                for _ in 0..closed {
-                    self.breaker.track_connection(false);
-                }
-                orphaned.extend(waiting);
+            let (closed, waiting) = pool.close();
+            for _ in 0..closed {
+                self.breaker.track_connection(false);
             }
+            orphaned.extend(waiting);
         }
         self.delivered_ejected = self.detector.as_ref().map_or_else(Vec::new, OutlierDetector::ejected_hosts);
         self.updated_ejected = self.delivered_ejected.clone();

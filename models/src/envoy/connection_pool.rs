@@ -14,7 +14,7 @@
 //! closes idle connections, and connecting ones if nothing waits, and closes busy ones when their
 //! request ends, so the host's next requests pay new handshakes.
 
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
 /// The router's handle of a stream waiting in a pool (opaque to the pool).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,20 +31,23 @@ pub enum Released {
     Idle,
 }
 
-/// The pooled connections of one worker of a client proxy to one host.
+/// The pooled connections of one worker of a client proxy to one host. A pool rarely holds more
+/// than two connections or waiting streams, so they live inline: a proxy keeps a pool for every
+/// host it has connections to (hundreds of thousands in a large mesh), without an allocation
+/// each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostPool {
     /// Idle ready connections, each with the requests it has carried; the most recently idled
     /// on top.
-    idle: Vec<u32>,
+    idle: SmallVec<[u32; 2]>,
     /// Connections carrying a request.
     busy: u32,
     /// Of the busy connections, how many close when their request ends (drained).
     draining: u32,
     /// Connections being established, by their caller-given id.
-    connecting: Vec<u32>,
+    connecting: SmallVec<[u32; 2]>,
     /// Streams waiting for a connection, oldest first.
-    waiting: VecDeque<PendingStream>,
+    waiting: SmallVec<[PendingStream; 1]>,
 }
 
 impl HostPool {
@@ -65,7 +68,7 @@ impl HostPool {
 
     /// A stream starts waiting for a connection.
     pub fn wait(&mut self, stream: PendingStream) {
-        self.waiting.push_back(stream);
+        self.waiting.push(stream);
     }
 
     /// A waiting stream gives up (its timeout, or the call ended); `false` if it was not waiting.
@@ -100,7 +103,7 @@ impl HostPool {
     pub fn connected(&mut self, id: u32) -> Option<Option<PendingStream>> {
         let i = self.connecting.iter().position(|&c| c == id)?;
         self.connecting.swap_remove(i);
-        Some(match self.waiting.pop_front() {
+        Some(match self.take_oldest_waiting() {
             Some(stream) => {
                 self.busy += 1;
                 Some(stream)
@@ -110,6 +113,11 @@ impl HostPool {
                 None
             }
         })
+    }
+
+    /// The oldest waiting stream, no longer waiting.
+    fn take_oldest_waiting(&mut self) -> Option<PendingStream> {
+        (!self.waiting.is_empty()).then(|| self.waiting.remove(0))
     }
 
     /// Connection `id` failed to connect: every waiting stream fails with it (in waiting order).
@@ -132,7 +140,7 @@ impl HostPool {
         if failed || draining || max_requests_per_connection.is_some_and(|max| carried >= max) {
             return Released::Closed;
         }
-        match self.waiting.pop_front() {
+        match self.take_oldest_waiting() {
             Some(stream) => {
                 self.busy += 1;
                 Released::Reused(stream, carried)
