@@ -152,7 +152,7 @@ impl<E> EventQueue<E> {
         if taken.len() <= NEAR_BUCKET_MAX || bucket < DIGIT_VALUES {
             self.near_limit = bucket_end(bucket, self.reference);
             self.reference = earliest;
-            taken.sort_unstable_by_key(|e| std::cmp::Reverse((e.time, e.sequence)));
+            taken.sort_unstable_by_key(|e| std::cmp::Reverse(u128::from(e.time) << 64 | u128::from(e.sequence)));
             std::mem::swap(&mut self.near, &mut taken);
         } else {
             self.near_limit = earliest + 1;
