@@ -175,6 +175,7 @@ impl World {
             if pool.connections_wanted() == 0 || !(may_open || pool.is_unconnected()) {
                 return;
             }
+            let last = pool.connections_wanted() == 1;
             let (connection, serial) = self.connections.insert(Connecting { proxy, upstream, worker, endpoint });
             pool.start_connecting(connection);
             cluster.breaker().0.track_connection(true);
@@ -191,6 +192,9 @@ impl World {
                 let handshakes = u64::from(self.config.network.handshake_round_trips);
                 let up = SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes));
                 s.schedule_in(up, Event::ConnectionUp(connection, serial));
+            }
+            if last {
+                return;
             }
         }
     }
@@ -313,13 +317,17 @@ impl World {
             cluster.request_finished(attempt.pick);
             cluster.breaker().0.track_request(false);
             let max_per_connection = cluster.settings().max_requests_per_connection;
-            let released = cluster
-                .pool(attempt.pick, worker)
-                .map_or(Released::Closed, |pool| pool.release(attempt.carried, max_per_connection, connection_failed));
+            // Whether streams still wait for a connection of their own once this one is released.
+            let (released, still_wanted) = cluster.pool(attempt.pick, worker).map_or((Released::Closed, false), |pool| {
+                let released = pool.release(attempt.carried, max_per_connection, connection_failed);
+                (released, pool.connections_wanted() > 0)
+            });
             match released {
                 Released::Closed => {
                     cluster.breaker().0.track_connection(false);
-                    self.open_connections(proxy, upstream_index, worker, attempt.pick.endpoint, s);
+                    if still_wanted {
+                        self.open_connections(proxy, upstream_index, worker, attempt.pick.endpoint, s);
+                    }
                 }
                 Released::Reused(stream, carried) => {
                     let (call_serial, _) = self.current_attempt(stream.0, stream.1).expect(WAITING_IS_CURRENT);
