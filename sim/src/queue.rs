@@ -20,7 +20,6 @@
 //! pushed before everything else (an outside caller scheduling between `run_until` calls) simply
 //! joins the near list, which is sorted whatever it holds.
 
-
 const DIGIT_BITS: u32 = 4;
 const DIGIT_VALUES: usize = 1 << DIGIT_BITS;
 const DIGITS: usize = u64::BITS as usize / DIGIT_BITS as usize;

@@ -318,10 +318,11 @@ impl World {
             cluster.breaker().0.track_request(false);
             let max_per_connection = cluster.settings().max_requests_per_connection;
             // Whether streams still wait for a connection of their own once this one is released.
-            let (released, still_wanted) = cluster.pool(attempt.pick, worker).map_or((Released::Closed, false), |pool| {
-                let released = pool.release(attempt.carried, max_per_connection, connection_failed);
-                (released, pool.connections_wanted() > 0)
-            });
+            let (released, still_wanted) =
+                cluster.pool(attempt.pick, worker).map_or((Released::Closed, false), |pool| {
+                    let released = pool.release(attempt.carried, max_per_connection, connection_failed);
+                    (released, pool.connections_wanted() > 0)
+                });
             match released {
                 Released::Closed => {
                     cluster.breaker().0.track_connection(false);
