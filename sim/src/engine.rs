@@ -145,16 +145,16 @@ impl<E> Scheduler<E> {
             if self.cancelled.is_empty() || !self.cancelled.remove(&sequence) {
                 return Some(time);
             }
-            self.queue.pop();
+            self.queue.pop_through(u64::MAX);
             self.removed_through = (time, sequence);
         }
     }
 
-    /// Takes the next live event and advances the clock to it.
+    /// Takes the next live event if it is due at or before `end`, and advances the clock to it.
     #[inline]
-    fn take_next(&mut self) -> Option<E> {
+    fn take_next_through(&mut self, end: SimTime) -> Option<E> {
         loop {
-            let (time, sequence, event) = self.queue.pop()?;
+            let (time, sequence, event) = self.queue.pop_through(end.as_nanos())?;
             let time = SimTime::from_nanos(time);
             self.removed_through = (time, sequence);
             if !self.cancelled.is_empty() && self.cancelled.remove(&sequence) {
@@ -221,7 +221,7 @@ impl<M: Model> Simulation<M> {
     /// Handles the next event. Returns its time, or `None` if nothing is pending.
     #[inline]
     pub fn step(&mut self) -> Option<SimTime> {
-        let event = self.scheduler.take_next()?;
+        let event = self.scheduler.take_next_through(SimTime::from_nanos(u64::MAX))?;
         self.model.handle(event, &mut self.scheduler);
         Some(self.scheduler.now)
     }
@@ -235,11 +235,8 @@ impl<M: Model> Simulation<M> {
     /// (unless the model stopped the run first, which leaves the clock at that event).
     pub fn run_until(&mut self, end: SimTime) -> StopReason {
         self.scheduler.stop_requested = false;
-        while let Some(next) = self.scheduler.next_time() {
-            if next > end {
-                break;
-            }
-            self.step();
+        while let Some(event) = self.scheduler.take_next_through(end) {
+            self.model.handle(event, &mut self.scheduler);
             if self.scheduler.stop_requested {
                 return StopReason::StoppedByModel;
             }

@@ -8,6 +8,7 @@
 //! `ClusterManagerImpl` (update merging, thread-local load balancers), `ResourceManagerImpl`
 //! (circuit breakers) and the per-host connection pools.
 
+use std::collections::hash_map::Entry;
 use std::rc::Rc;
 
 use rand::Rng;
@@ -321,10 +322,11 @@ impl UpstreamCluster {
     /// A request to the picked host finished, whatever its outcome.
     pub fn request_finished(&mut self, pick: Pick) {
         let Some(host) = self.resolve(pick) else { return };
-        if let Some(active) = self.active.get_mut(&host) {
-            *active = active.saturating_sub(1);
-            if *active == 0 {
-                self.active.remove(&host);
+        if let Entry::Occupied(mut active) = self.active.entry(host) {
+            if *active.get() > 1 {
+                *active.get_mut() -= 1;
+            } else {
+                active.remove();
             }
         }
     }
