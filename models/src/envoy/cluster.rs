@@ -20,31 +20,11 @@ use super::connection_pool::{HostPool, PendingStream};
 use super::host_set::{EndpointId, Host, HostTable};
 use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
+use super::pool_map::PoolMap;
 use super::priority_load::PriorityLoad;
 use super::retry::HostSelection;
 use super::stats::{ClusterEvent, ClusterStats};
 use super::update_merge::{Delivery, UpdateMerger};
-
-/// The fewest hosts with pools a cluster holds before it looks for empty ones to drop.
-const MIN_PRUNE_AT: usize = 8;
-
-/// Which pool: a host of the cluster and a worker of the proxy, ordered host first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct PoolKey(u64);
-
-impl PoolKey {
-    fn new(host: u32, worker: usize) -> Self {
-        PoolKey(u64::from(host) << 32 | worker as u64)
-    }
-
-    fn host(self) -> u32 {
-        (self.0 >> 32) as u32
-    }
-
-    fn worker(self) -> usize {
-        self.0 as u32 as usize
-    }
-}
 
 /// Where in its interval the outlier detector's sweep falls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,9 +87,7 @@ pub struct UpstreamCluster {
     active: FxHashMap<u32, u32>,
     breaker: CircuitBreaker,
     /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
-    pools: FxHashMap<PoolKey, HostPool>,
-    /// When `pools` reaches this size, hosts whose pools are all empty again are dropped.
-    prune_pools_at: usize,
+    pools: PoolMap,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
     /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
@@ -129,7 +107,8 @@ impl UpstreamCluster {
             };
             OutlierDetector::new(config, settings.lb.version, table.hosts().len(), first_sweep)
         });
-        let levels = table.level_count();
+        let (levels, hosts) = (table.level_count(), table.hosts().len());
+        let pools = PoolMap::new(hosts, settings.workers);
         let lb = LoadBalancer::new(settings.lb.clone(), table, settings.workers, &[], rng);
         UpstreamCluster {
             mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
@@ -140,8 +119,7 @@ impl UpstreamCluster {
             updated_ejected: Vec::new(),
             active: FxHashMap::default(),
             breaker: CircuitBreaker::default(),
-            pools: FxHashMap::default(),
-            prune_pools_at: MIN_PRUNE_AT,
+            pools,
             generation: 0,
             stats: ClusterStats::default(),
             events: Vec::new(),
@@ -192,23 +170,16 @@ impl UpstreamCluster {
         Some(self.host_pool(host, worker))
     }
 
-    /// Worker `worker`'s pool to `host`, made empty on first use. Pools that are empty again
-    /// (every connection closed, no stream waiting: reviews' one-request connections, say) are
-    /// dropped each time the map doubles, so it holds about the hosts with connections.
+    /// Worker `worker`'s pool to `host`, made empty on first use.
     fn host_pool(&mut self, host: u32, worker: usize) -> &mut HostPool {
-        let key = PoolKey::new(host, worker % self.lb.worker_count());
-        if self.pools.len() >= self.prune_pools_at && !self.pools.contains_key(&key) {
-            self.pools.retain(|_, pool| *pool != HostPool::default());
-            self.prune_pools_at = (2 * self.pools.len()).max(MIN_PRUNE_AT);
-        }
-        self.pools.entry(key).or_default()
+        self.pools.pool(host, worker)
     }
 
     /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
     /// what can close now.
     fn drain_pools(&mut self, host: u32) {
-        for worker in 0..self.lb.worker_count() {
-            let Some(pool) = self.pools.get_mut(&PoolKey::new(host, worker)) else { continue };
+        for worker in 0..self.pools.workers() {
+            let Some(pool) = self.pools.existing(host, worker) else { continue };
             for _ in 0..pool.drain() {
                 self.breaker.track_connection(false);
             }
@@ -466,12 +437,10 @@ impl UpstreamCluster {
         // Idle and connecting connections to departed hosts close now; busy ones close when
         // their request ends. Departed hosts are closed in host order, so the streams they
         // orphan fail in a reproducible order.
-        let mut old_pools: Vec<(PoolKey, HostPool)> = std::mem::take(&mut self.pools).into_iter().collect();
-        old_pools.sort_unstable_by_key(|&(key, _)| key);
         let mut orphaned = Vec::new();
-        for (key, mut pool) in old_pools {
-            if let Some(kept) = new_index(key.host()) {
-                self.pools.insert(PoolKey::new(kept, key.worker()), pool);
+        for (host, worker, mut pool) in self.pools.take_for(table.hosts().len()) {
+            if let Some(kept) = new_index(host) {
+                *self.pools.pool(kept, worker) = pool;
                 continue;
             }
             let (closed, waiting) = pool.close();
@@ -495,7 +464,6 @@ impl UpstreamCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envoy::connection_pool::Released;
     use crate::envoy::host_set::{EdsHealth, LbEndpoint, LoadAssignment, LocalityEndpoints};
     use crate::envoy::load_balancer::LbPolicy;
     use crate::envoy::priority_load::DEFAULT_OVERPROVISIONING_FACTOR;
@@ -685,27 +653,6 @@ mod tests {
         assert_eq!(cluster.breaker().0.connections(), 0);
         assert_eq!(cluster.pool(pick, 0).unwrap().take_idle(), None);
         assert_eq!(cluster.pool(pick, 1).unwrap().take_idle(), None);
-    }
-
-    #[test]
-    fn pools_emptied_by_one_request_connections_are_dropped() {
-        // reviews' maxRequestsPerConnection: 1 closes each connection after its request: a
-        // proxy that has sent to every one of 200 hosts keeps pools only for a few of them.
-        let mut rng = RandomStreams::new(9).stream("cluster");
-        let hosts: Vec<u32> = (1..=200).collect();
-        let mut cluster = UpstreamCluster::new(settings(0), HostTable::new(&assignment(&[&hosts])), ms(0), &mut rng);
-        for host in 0..200 {
-            let pick = Pick { host, endpoint: EndpointId(host + 1), generation: 0 };
-            let pool = cluster.pool(pick, 0).unwrap();
-            pool.wait(PendingStream(host, 0));
-            pool.start_connecting(host);
-            pool.connected(host);
-            assert_eq!(pool.release(1, Some(1), false), Released::Closed);
-        }
-        assert!(cluster.pools.len() <= 2 * MIN_PRUNE_AT, "{} pools kept", cluster.pools.len());
-        // A dropped pool is a new empty one when next used.
-        let first = Pick { host: 0, endpoint: EndpointId(1), generation: 0 };
-        assert_eq!(cluster.pool(first, 1).unwrap().take_idle(), None);
     }
 
     #[test]
