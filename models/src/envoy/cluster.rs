@@ -8,11 +8,9 @@
 //! `ClusterManagerImpl` (update merging, thread-local load balancers), `ResourceManagerImpl`
 //! (circuit breakers) and the per-host connection pools.
 
-use std::collections::hash_map::Entry;
 use std::rc::Rc;
 
 use rand::Rng;
-use rustc_hash::FxHashMap;
 use sim::{SimDuration, SimTime};
 
 use super::circuit_breaker::{CircuitBreaker, Thresholds};
@@ -20,7 +18,7 @@ use super::connection_pool::{HostPool, PendingStream};
 use super::host_set::{EndpointId, Host, HostTable};
 use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
-use super::pool_map::PoolMap;
+use super::per_host::PerHost;
 use super::priority_load::PriorityLoad;
 use super::retry::HostSelection;
 use super::stats::{ClusterEvent, ClusterStats};
@@ -83,11 +81,11 @@ pub struct UpstreamCluster {
     /// closes); sorted.
     updated_ejected: Vec<u32>,
     mergers: Vec<UpdateMerger>,
-    /// Requests in flight per host (`rq_active`), shared by the workers; a host with none is absent.
-    active: FxHashMap<u32, u32>,
+    /// Requests in flight per host (`rq_active`), shared by the workers.
+    active: PerHost<u32>,
     breaker: CircuitBreaker,
     /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
-    pools: PoolMap,
+    pools: PerHost<HostPool>,
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
     /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
@@ -108,7 +106,7 @@ impl UpstreamCluster {
             OutlierDetector::new(config, settings.lb.version, table.hosts().len(), first_sweep)
         });
         let (levels, hosts) = (table.level_count(), table.hosts().len());
-        let pools = PoolMap::new(hosts, settings.workers);
+        let pools = PerHost::new(hosts, settings.workers);
         let lb = LoadBalancer::new(settings.lb.clone(), table, settings.workers, &[], rng);
         UpstreamCluster {
             mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
@@ -117,7 +115,7 @@ impl UpstreamCluster {
             detector,
             delivered_ejected: Vec::new(),
             updated_ejected: Vec::new(),
-            active: FxHashMap::default(),
+            active: PerHost::new(hosts, 1),
             breaker: CircuitBreaker::default(),
             pools,
             generation: 0,
@@ -172,7 +170,7 @@ impl UpstreamCluster {
 
     /// Worker `worker`'s pool to `host`, made empty on first use.
     fn host_pool(&mut self, host: u32, worker: usize) -> &mut HostPool {
-        self.pools.pool(host, worker)
+        self.pools.entry(host, worker)
     }
 
     /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
@@ -224,7 +222,7 @@ impl UpstreamCluster {
         let active = &self.active;
         let host = self.lb.choose_host(
             worker,
-            |h| active.get(&h).copied().unwrap_or(0),
+            |h| active.get(h, 0).copied().unwrap_or(0),
             &previous_hosts[..known],
             selection.picks,
             retry_load.as_ref(),
@@ -286,19 +284,15 @@ impl UpstreamCluster {
     pub fn request_started(&mut self, pick: Pick) {
         self.stats.upstream_rq_total += 1;
         if let Some(host) = self.resolve(pick) {
-            *self.active.entry(host).or_insert(0) += 1;
+            *self.active.entry(host, 0) += 1;
         }
     }
 
     /// A request to the picked host finished, whatever its outcome.
     pub fn request_finished(&mut self, pick: Pick) {
         let Some(host) = self.resolve(pick) else { return };
-        if let Entry::Occupied(mut active) = self.active.entry(host) {
-            if *active.get() > 1 {
-                *active.get_mut() -= 1;
-            } else {
-                active.remove();
-            }
+        if let Some(active) = self.active.existing(host, 0) {
+            *active = active.saturating_sub(1);
         }
     }
 
@@ -432,15 +426,18 @@ impl UpstreamCluster {
         if let Some(detector) = &mut self.detector {
             detector.remap_hosts(table.hosts().len(), |host| new_index(host as u32).map(|h| h as usize));
         }
-        self.active =
-            std::mem::take(&mut self.active).into_iter().filter_map(|(h, n)| Some((new_index(h)?, n))).collect();
+        for (host, _, active) in self.active.take_for(table.hosts().len()) {
+            if let Some(kept) = new_index(host) {
+                *self.active.entry(kept, 0) = active;
+            }
+        }
         // Idle and connecting connections to departed hosts close now; busy ones close when
         // their request ends. Departed hosts are closed in host order, so the streams they
         // orphan fail in a reproducible order.
         let mut orphaned = Vec::new();
         for (host, worker, mut pool) in self.pools.take_for(table.hosts().len()) {
             if let Some(kept) = new_index(host) {
-                *self.pools.pool(kept, worker) = pool;
+                *self.pools.entry(kept, worker) = pool;
                 continue;
             }
             let (closed, waiting) = pool.close();

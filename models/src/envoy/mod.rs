@@ -9,7 +9,7 @@ pub mod host_set;
 pub mod load_balancer;
 pub mod locality_wrr;
 pub mod outlier_detection;
-pub mod pool_map;
+pub mod per_host;
 pub mod priority_load;
 pub mod retry;
 pub mod route;
