@@ -73,6 +73,16 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
     #[inline]
     pub fn entry(&mut self, host: u32, worker: usize) -> &mut T {
         let worker = if worker < self.workers { worker } else { worker % self.workers };
+        if matches!(&self.layout, Layout::Dense(values) if !values.is_empty()) {
+            let Layout::Dense(values) = &mut self.layout else { unreachable!("just matched") };
+            return &mut values[host as usize * self.workers + worker];
+        }
+        self.first_entry(host, worker)
+    }
+
+    /// `entry` past the look-up of a vector already made: makes it, or goes through the map.
+    #[inline(never)]
+    fn first_entry(&mut self, host: u32, worker: usize) -> &mut T {
         match &mut self.layout {
             Layout::Dense(values) => {
                 if values.is_empty() {
