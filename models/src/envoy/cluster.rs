@@ -92,6 +92,9 @@ pub struct UpstreamCluster {
     stats: ClusterStats,
     /// What happened since the owner last took the events.
     events: Vec<ClusterEvent>,
+    /// Whether the next timer or the events may have changed since the owner last asked
+    /// ([`take_changed`](Self::take_changed)).
+    changed: bool,
 }
 
 impl UpstreamCluster {
@@ -121,6 +124,7 @@ impl UpstreamCluster {
             generation: 0,
             stats: ClusterStats::default(),
             events: Vec::new(),
+            changed: true,
         }
     }
 
@@ -306,7 +310,10 @@ impl UpstreamCluster {
         rng: &mut R,
     ) -> Option<Detection> {
         let host = self.resolve(pick)?;
-        let detection = self.detector.as_mut()?.record(host as usize, result, now, rng)?;
+        let detector = self.detector.as_mut()?;
+        // A first result can wake the detector's sweeps; a detection moves merge windows.
+        self.changed = true;
+        let detection = detector.record(host as usize, result, now, rng)?;
         self.stats.count_detection(&detection);
         self.detection_event(&detection);
         if detection.outcome == EjectionOutcome::Ejected {
@@ -360,6 +367,13 @@ impl UpstreamCluster {
         }
     }
 
+    /// Whether [`next_timer`](Self::next_timer) or the events may have changed since the last
+    /// call: an attempt's result charged to a detector, a timer, an EDS update. The owner need
+    /// not look again until they have.
+    pub fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
     /// When the cluster next needs [`on_timer`](Self::on_timer): the next outlier sweep or the
     /// end of a merge window, whichever is first.
     pub fn next_timer(&self) -> Option<SimTime> {
@@ -369,6 +383,7 @@ impl UpstreamCluster {
 
     /// Runs what is due at `now`: the outlier sweep (returning its report) and merged updates.
     pub fn on_timer<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> Option<SweepReport> {
+        self.changed = true;
         let report = match &mut self.detector {
             Some(detector) if detector.next_sweep().is_some_and(|t| t <= now) => Some(detector.sweep(now, rng)),
             _ => None,
@@ -415,6 +430,7 @@ impl UpstreamCluster {
         now: SimTime,
         rng: &mut R,
     ) -> Vec<PendingStream> {
+        self.changed = true;
         let old = Rc::clone(self.lb.table());
         let new_index = |host: u32| table.index_of(old.hosts()[host as usize].endpoint);
         let same_members = Rc::ptr_eq(&old, &table)

@@ -665,8 +665,11 @@ impl World {
         Ok(())
     }
 
-    /// Keeps one timer per upstream cluster at its next due time.
+    /// Keeps one timer per upstream cluster at its next due time, and logs its events.
     fn rearm(&mut self, proxy: usize, upstream: usize, s: &mut Scheduler<Event>) {
+        if !self.proxies[proxy].upstreams[upstream].cluster.take_changed() {
+            return;
+        }
         self.log_cluster_events(proxy, upstream, s.now());
         let u = &mut self.proxies[proxy].upstreams[upstream];
         let next = u.cluster.next_timer();
