@@ -264,13 +264,11 @@ impl World {
     }
 
     /// The call's current attempt if `generation` is still it.
-    pub(super) fn current_attempt(&mut self, index: u32, generation: u32) -> Option<(u32, Attempt)> {
-        let serial = match self.calls.entries.get(index as usize)? {
-            Some((serial, call)) if call.attempt.is_some_and(|a| a.generation == generation) => *serial,
-            _ => return None,
-        };
-        let attempt = self.calls.get_mut(index, serial)?.attempt?;
-        Some((serial, attempt))
+    pub(super) fn current_attempt(&self, index: u32, generation: u32) -> Option<(u32, Attempt)> {
+        match self.calls.entries.get(index as usize)? {
+            Some((serial, call)) => call.attempt.filter(|a| a.generation == generation).map(|a| (*serial, a)),
+            None => None,
+        }
     }
 
     /// Ends the current attempt: charges its result to the host, then gives up its place in
