@@ -96,7 +96,7 @@ impl World {
             call.tried_count += 1;
         }
         let pod = pick.endpoint.0 as usize;
-        call.attempt = Some(Attempt { pick, pod, carried: 0, generation, per_try_timeout });
+        call.attempt = Some(Attempt { pick, pod, carried: 0, generation, per_try_timeout, answer: None });
         // Only the first fault's pods are marked, when it starts.
         if self.pods[pod].faulted {
             self.metrics.last_attempt_to_faulted = Some(s.now());
@@ -185,9 +185,9 @@ impl World {
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
             let round_trip = one_way + one_way;
             if !syn_arrives || self.pods[pod].down {
-                s.schedule_in(connect_timeout, Event::ConnectionFailed(connection, serial, true));
+                s.schedule_in(connect_timeout, Event::ConnectionTimedOut(connection, serial));
             } else if !self.pods[pod].exists || self.pods[pod].behaviour == Behaviour::Refuse {
-                s.schedule_in(round_trip, Event::ConnectionFailed(connection, serial, false));
+                s.schedule_in(round_trip, Event::ConnectionRefused(connection, serial));
             } else {
                 let handshakes = u64::from(self.config.network.handshake_round_trips);
                 let up = SimDuration::from_nanos(round_trip.as_nanos().saturating_mul(handshakes));

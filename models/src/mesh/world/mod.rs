@@ -85,16 +85,18 @@ pub enum Event {
     AttemptStarts(u32, u32),
     /// A new connection (index, serial) is up.
     ConnectionUp(u32, u32),
-    /// A new connection (index, serial) failed: refused (`false`) or timed out (`true`).
-    ConnectionFailed(u32, u32, bool),
+    /// A new connection (index, serial) was refused.
+    ConnectionRefused(u32, u32),
+    /// A new connection (index, serial) timed out.
+    ConnectionTimedOut(u32, u32),
     /// An attempt's request reached its pod.
     RequestArrives(u32, u32),
     /// The connection was reset under an attempt.
     Reset(u32, u32),
     /// A job finished its own work.
     WorkDone(u32, u32),
-    /// An attempt's answer reached the caller: status and markers.
-    Answer(u32, u32, u16, u32),
+    /// An attempt's answer reached the caller (what it says travels with the attempt).
+    Answer(u32, u32),
     /// An attempt's per-try timeout expired.
     TryTimeout(u32, u32),
     /// A call's route timeout expired.
@@ -183,6 +185,8 @@ struct Attempt {
     /// The generation events of this attempt carry.
     generation: u32,
     per_try_timeout: Option<EventHandle>,
+    /// The pod's answer once sent (status and markers), while it travels back to the caller.
+    answer: Option<(u16, u32)>,
 }
 
 /// What keyed draws about one piece of work are keyed by: the user request it serves (by its
@@ -733,7 +737,8 @@ impl Model for World {
             Event::UserGivesUp(request, serial) => self.user_gives_up(request, serial, s),
             Event::AttemptStarts(index, serial) => self.start_attempt(index, serial, s),
             Event::ConnectionUp(index, serial) => self.connection_up(index, serial, s),
-            Event::ConnectionFailed(index, serial, timed_out) => self.connection_failed(index, serial, timed_out, s),
+            Event::ConnectionRefused(index, serial) => self.connection_failed(index, serial, false, s),
+            Event::ConnectionTimedOut(index, serial) => self.connection_failed(index, serial, true, s),
             Event::RequestArrives(index, generation) => self.request_arrives(index, generation, s),
             Event::Reset(index, generation) => {
                 let Some((serial, _)) = self.current_attempt(index, generation) else { return };
@@ -741,8 +746,9 @@ impl Model for World {
                 self.after_try(index, serial, TryOutcome::Reset, 503, 0, s);
             }
             Event::WorkDone(job, serial) => self.work_done(job, serial, s),
-            Event::Answer(index, generation, status, markers) => {
-                let Some((serial, _)) = self.current_attempt(index, generation) else { return };
+            Event::Answer(index, generation) => {
+                let Some((serial, attempt)) = self.current_attempt(index, generation) else { return };
+                let (status, markers) = attempt.answer.expect("an answer event follows its attempt's answer");
                 self.close_attempt(index, serial, Some(HostResult::Http(status)), false, s);
                 self.after_try(index, serial, TryOutcome::Response(status), status, markers, s);
             }

@@ -157,7 +157,11 @@ impl World {
         }
         match self.transmit(from, to, response_bytes, now) {
             Delivery::At(arrival) => {
-                s.schedule_at(arrival, Event::Answer(index, generation, status, markers));
+                let attempt = self.calls.get_mut(index, serial).and_then(|c| c.attempt.as_mut());
+                if let Some(attempt) = attempt.filter(|a| a.generation == generation) {
+                    attempt.answer = Some((status, markers));
+                }
+                s.schedule_at(arrival, Event::Answer(index, generation));
             }
             Delivery::Dropped => {
                 s.schedule_in(RETRANSMISSION_TIMEOUT, Event::Reset(index, generation));
