@@ -163,18 +163,13 @@ impl UpstreamCluster {
     /// cluster.
     pub fn pool(&mut self, pick: Pick, worker: usize) -> Option<&mut HostPool> {
         let host = self.resolve(pick)?;
-        Some(self.host_pool(host, worker))
+        Some(self.pools.entry(host, worker))
     }
 
     /// Worker `worker`'s pool of connections to an endpoint, if it is in the cluster.
     pub fn pool_of(&mut self, endpoint: EndpointId, worker: usize) -> Option<&mut HostPool> {
         let host = self.lb.table().index_of(endpoint)?;
-        Some(self.host_pool(host, worker))
-    }
-
-    /// Worker `worker`'s pool to `host`, made empty on first use.
-    fn host_pool(&mut self, host: u32, worker: usize) -> &mut HostPool {
-        self.pools.entry(host, worker)
+        Some(self.pools.entry(host, worker))
     }
 
     /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
