@@ -319,7 +319,7 @@ impl OutlierDetector {
     /// Whether `host` is out of rotation.
     #[inline]
     pub fn is_ejected(&self, host: usize) -> bool {
-        self.monitors.get(&host).is_some_and(|m| m.ejected_since.is_some())
+        self.ejected > 0 && self.monitors.get(&host).is_some_and(|m| m.ejected_since.is_some())
     }
 
     /// The hosts out of rotation, in host order.
