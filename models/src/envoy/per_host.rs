@@ -68,19 +68,27 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
         self.workers
     }
 
-    /// Worker `worker`'s value for `host` (a worker beyond the proxy's folds onto one of them),
-    /// made the default on first use.
+    /// Where worker `worker`'s value for `host` sits in a vector; a worker beyond the proxy's
+    /// folds onto one of them, in every look-up alike.
+    #[inline]
+    fn slot(&self, host: u32, worker: usize) -> (usize, usize) {
+        let worker = if worker < self.workers { worker } else { worker % self.workers };
+        (host as usize * self.workers + worker, worker)
+    }
+
+    /// Worker `worker`'s value for `host`, made the default on first use.
     #[inline]
     pub fn entry(&mut self, host: u32, worker: usize) -> &mut T {
-        let worker = if worker < self.workers { worker } else { worker % self.workers };
+        let (slot, worker) = self.slot(host, worker);
         if matches!(&self.layout, Layout::Dense(values) if !values.is_empty()) {
             let Layout::Dense(values) = &mut self.layout else { unreachable!("just matched") };
-            return &mut values[host as usize * self.workers + worker];
+            return &mut values[slot];
         }
         self.first_entry(host, worker)
     }
 
-    /// `entry` past the look-up of a vector already made: makes it, or goes through the map.
+    /// `entry` past the look-up of a vector already made (`worker` folded): makes it, or goes
+    /// through the map.
     #[inline(never)]
     fn first_entry(&mut self, host: u32, worker: usize) -> &mut T {
         match &mut self.layout {
@@ -104,8 +112,9 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
     /// Worker `worker`'s value for `host`, if it was ever used.
     #[inline]
     pub fn existing(&mut self, host: u32, worker: usize) -> Option<&mut T> {
+        let (slot, worker) = self.slot(host, worker);
         match &mut self.layout {
-            Layout::Dense(values) => values.get_mut(host as usize * self.workers + worker),
+            Layout::Dense(values) => values.get_mut(slot),
             Layout::Sparse { values, .. } => values.get_mut(&PoolKey::new(host, worker)),
         }
     }
@@ -113,8 +122,9 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
     /// Worker `worker`'s value for `host`, if it was ever used.
     #[inline]
     pub fn get(&self, host: u32, worker: usize) -> Option<&T> {
+        let (slot, worker) = self.slot(host, worker);
         match &self.layout {
-            Layout::Dense(values) => values.get(host as usize * self.workers + worker),
+            Layout::Dense(values) => values.get(slot),
             Layout::Sparse { values, .. } => values.get(&PoolKey::new(host, worker)),
         }
     }
@@ -142,7 +152,8 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
     }
 
     /// Values held, default ones not yet dropped included.
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    fn held(&self) -> usize {
         match &self.layout {
             Layout::Dense(values) => values.len(),
             Layout::Sparse { values, .. } => values.len(),
@@ -207,5 +218,9 @@ mod tests {
         let mut map: PerHost<HostPool> = PerHost::new(4, 2);
         map.entry(1, 3).wait(PendingStream(7, 0));
         assert_eq!(map.existing(1, 1).map(|pool| pool.connections_wanted()), Some(1));
+        // Every look-up folds alike: worker 3 never reaches host 2's pools.
+        assert_eq!(map.get(1, 3).map(|pool| pool.connections_wanted()), Some(1));
+        assert_eq!(map.existing(1, 3).map(|pool| pool.connections_wanted()), Some(1));
+        assert_eq!(map.get(2, 1).map(|pool| pool.connections_wanted()), Some(0));
     }
 }
