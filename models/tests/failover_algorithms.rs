@@ -198,7 +198,7 @@ fn min_health_percent_keeps_sending_to_ejected_hosts_in_panic() {
         while let Some(t) = cluster.next_timer().filter(|&t| t <= one_second) {
             cluster.on_timer(t, &mut rng);
         }
-        assert_eq!(cluster.priority_load().panic, vec![min_health_percent > 0]);
+        assert_eq!(cluster.priority_load().panic[..], [min_health_percent > 0]);
         // Now the pods have recovered: who gets the next requests?
         (0..100)
             .map(|_| send(&mut cluster, &policy, |_| Answer::Status(200), SimTime::ZERO, &mut rng).status)

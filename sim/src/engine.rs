@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::num::NonZeroU64;
 
 use crate::queue::EventQueue;
 use crate::time::{SimDuration, SimTime};
@@ -24,7 +25,8 @@ pub trait Model {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventHandle {
     time: SimTime,
-    sequence: u64,
+    /// Never zero (sequences start at 1), so that an `Option<EventHandle>` is no larger.
+    sequence: NonZeroU64,
 }
 
 impl EventHandle {
@@ -107,7 +109,7 @@ impl<E> Scheduler<E> {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         self.queue.push(at.as_nanos(), sequence, event);
-        EventHandle { time: at, sequence }
+        EventHandle { time: at, sequence: NonZeroU64::new(sequence).expect("sequences start at 1") }
     }
 
     /// Schedules `event` after `delay` from now.
@@ -118,7 +120,8 @@ impl<E> Scheduler<E> {
 
     /// Cancels a scheduled event. Returns `false` if it was already handled or cancelled.
     pub fn cancel(&mut self, handle: EventHandle) -> bool {
-        (handle.time, handle.sequence) > self.removed_through && self.cancelled.insert(handle.sequence)
+        let sequence = handle.sequence.get();
+        (handle.time, sequence) > self.removed_through && self.cancelled.insert(sequence)
     }
 
     /// Asks the run loop to return once the current event is handled.

@@ -349,7 +349,7 @@ impl UpstreamCluster {
         self.lb.refresh_level(level, &self.delivered_ejected, rng);
         let after = self.lb.priority_load();
         if after.healthy != before.healthy {
-            self.events.push(ClusterEvent::PriorityLoad(after.healthy.clone()));
+            self.events.push(ClusterEvent::PriorityLoad(after.healthy.to_vec()));
         }
         for (p, (&was, &is)) in before.panic.iter().zip(&after.panic).enumerate() {
             if is != was {

@@ -7,6 +7,8 @@
 //! 100 with the overprovisioning factor OF = 140, so a priority keeps all its traffic until fewer
 //! than 71.4 % of its hosts are healthy.
 
+use smallvec::{SmallVec, smallvec};
+
 /// Envoy's default overprovisioning factor (percent); Istio never changes it.
 pub const DEFAULT_OVERPROVISIONING_FACTOR: u32 = 140;
 
@@ -30,15 +32,19 @@ pub enum Availability {
     Degraded,
 }
 
+/// One value per priority level, held inline for the few levels Istio makes (local zone,
+/// region, failover region, the rest), since every pick reads them.
+pub type PerLevel<T> = SmallVec<[T; 4]>;
+
 /// The per-priority split of traffic and panic state, recomputed on every host-set change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PriorityLoad {
     /// Percent of requests sent to each level's healthy hosts.
-    pub healthy: Vec<u32>,
+    pub healthy: PerLevel<u32>,
     /// Percent of requests sent to each level's degraded hosts.
-    pub degraded: Vec<u32>,
+    pub degraded: PerLevel<u32>,
     /// Whether each level is in panic (picks among all its hosts, ejected ones included).
-    pub panic: Vec<bool>,
+    pub panic: PerLevel<bool>,
 }
 
 /// ⌊OF × count / hosts⌋ capped at 100 (0 for an empty level).
@@ -79,7 +85,7 @@ impl PriorityLoad {
         let degraded: Vec<u32> =
             levels.iter().map(|l| availability(l.degraded, l.hosts, overprovisioning_factor)).collect();
         let normalized_total = health.iter().chain(&degraded).sum::<u32>().min(100);
-        let mut load = PriorityLoad { healthy: vec![0; n], degraded: vec![0; n], panic: vec![false; n] };
+        let mut load = PriorityLoad { healthy: smallvec![0; n], degraded: smallvec![0; n], panic: smallvec![false; n] };
         let panic_threshold = panic_threshold.min(100);
         if normalized_total == 0 && panic_threshold == 0 {
             // Nothing is available and panic is off: all load nominally to P0, which has no
@@ -134,7 +140,8 @@ impl PriorityLoad {
         if total == 0 {
             return None;
         }
-        let mut load = PriorityLoad { healthy: vec![0; levels.len()], degraded: vec![0; levels.len()], ..self.clone() };
+        let mut load =
+            PriorityLoad { healthy: smallvec![0; levels.len()], degraded: smallvec![0; levels.len()], ..self.clone() };
         let (first_healthy, remaining) = distribute(&mut load.healthy, &health, 100, total);
         let (first_degraded, remaining) = distribute(&mut load.degraded, &degraded, remaining, total);
         match (first_healthy, first_degraded) {
@@ -195,7 +202,7 @@ mod tests {
     }
 
     fn healthy_load(levels: &[LevelCounts]) -> Vec<u32> {
-        PriorityLoad::compute(levels, DEFAULT_OVERPROVISIONING_FACTOR, 0).healthy
+        PriorityLoad::compute(levels, DEFAULT_OVERPROVISIONING_FACTOR, 0).healthy.to_vec()
     }
 
     #[test]
@@ -229,12 +236,12 @@ mod tests {
         // and P1 (3 of 3) gets 100 %; with P1 at 1 of 3 healthy (health 46) the retry still
         // sends all of its load there, the remaining levels being normalised to 100.
         let original = PriorityLoad::compute(&[level(3, 3), level(3, 3)], DEFAULT_OVERPROVISIONING_FACTOR, 0);
-        assert_eq!(original.healthy, vec![100, 0]);
+        assert_eq!(original.healthy[..], [100, 0]);
         let of = DEFAULT_OVERPROVISIONING_FACTOR;
         let retry = original.excluding(&[level(3, 3), level(3, 3)], of, &[true, false]).unwrap();
-        assert_eq!(retry.healthy, vec![0, 100]);
+        assert_eq!(retry.healthy[..], [0, 100]);
         let retry = original.excluding(&[level(3, 3), level(3, 1), level(2, 2)], of, &[true]).unwrap();
-        assert_eq!(retry.healthy, vec![0, 46, 54]);
+        assert_eq!(retry.healthy[..], [0, 46, 54]);
         // Nothing left: the original load.
         assert_eq!(original.excluding(&[level(3, 3), level(3, 0)], of, &[true, false]), None);
     }
@@ -252,31 +259,31 @@ mod tests {
             LevelCounts { hosts: 14, healthy: 1, degraded: 0 },
         ];
         let load = PriorityLoad::compute(&levels, DEFAULT_OVERPROVISIONING_FACTOR, 0);
-        assert_eq!(load.healthy, vec![16, 28, 14]);
-        assert_eq!(load.degraded, vec![28, 14, 0]);
+        assert_eq!(load.healthy[..], [16, 28, 14]);
+        assert_eq!(load.degraded[..], [28, 14, 0]);
         assert_eq!(load.choose(99), (1, Availability::Degraded));
     }
 
     #[test]
     fn everything_ejected_without_panic_is_no_healthy_upstream_in_p0() {
         let load = PriorityLoad::compute(&[level(2, 0), level(3, 0)], DEFAULT_OVERPROVISIONING_FACTOR, 0);
-        assert_eq!(load.healthy, vec![100, 0]);
-        assert_eq!(load.panic, vec![false, false]);
+        assert_eq!(load.healthy[..], [100, 0]);
+        assert_eq!(load.panic[..], [false, false]);
     }
 
     #[test]
     fn panic_per_level_and_all_panic_split_by_host_counts() {
         // Threshold 30: P0 at 1/4 healthy (25 %) panics, P1 at 4/10 does not; NTA 35 + 56 = 91.
         let load = PriorityLoad::compute(&[level(4, 1), level(10, 4)], DEFAULT_OVERPROVISIONING_FACTOR, 30);
-        assert_eq!(load.panic, vec![true, false]);
-        assert_eq!(load.healthy, vec![39, 61]);
+        assert_eq!(load.panic[..], [true, false]);
+        assert_eq!(load.healthy[..], [39, 61]);
         // Everything below threshold: split by host counts (2 and 3 hosts → 40/60).
         let load = PriorityLoad::compute(&[level(2, 0), level(3, 1)], DEFAULT_OVERPROVISIONING_FACTOR, 50);
-        assert_eq!(load.panic, vec![true, true]);
-        assert_eq!(load.healthy, vec![40, 60]);
+        assert_eq!(load.panic[..], [true, true]);
+        assert_eq!(load.healthy[..], [40, 60]);
         // Full normalized availability: no level panics, whatever its own health.
         let load = PriorityLoad::compute(&[level(10, 1), level(1, 1)], DEFAULT_OVERPROVISIONING_FACTOR, 50);
-        assert_eq!(load.panic, vec![false, false]);
+        assert_eq!(load.panic[..], [false, false]);
     }
 
     #[test]

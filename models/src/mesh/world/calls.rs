@@ -96,7 +96,7 @@ impl World {
             call.tried_count += 1;
         }
         let pod = pick.endpoint.0 as usize;
-        call.attempt = Some(Attempt { pick, pod, carried: 0, generation, per_try_timeout, answer: None });
+        call.attempt = Some(Attempt { pick, carried: 0, generation, per_try_timeout, answer: None });
         // Only the first fault's pods are marked, when it starts.
         if self.pods[pod].faulted {
             self.metrics.last_attempt_to_faulted = Some(s.now());
@@ -114,7 +114,7 @@ impl World {
         let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
         let Some(attempt) = call.attempt.as_mut() else { return };
         attempt.carried = carried + 1;
-        let (pick, pod, generation) = (attempt.pick, attempt.pod, attempt.generation);
+        let (pick, pod, generation) = (attempt.pick, attempt.pod(), attempt.generation);
         let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
         let (breaker, limits) = cluster.breaker();
         if was_pending {

@@ -179,7 +179,6 @@ enum Parent {
 #[derive(Clone, Copy, Debug)]
 struct Attempt {
     pick: Pick,
-    pod: usize,
     /// Requests its connection has carried, this one included; 0 while it waits for one.
     carried: u32,
     /// The generation events of this attempt carry.
@@ -187,6 +186,13 @@ struct Attempt {
     per_try_timeout: Option<EventHandle>,
     /// The pod's answer once sent (status and markers), while it travels back to the caller.
     answer: Option<(u16, u32)>,
+}
+
+impl Attempt {
+    /// The pod it went to (endpoints are numbered as the pods they stand for).
+    fn pod(&self) -> usize {
+        self.pick.endpoint.0 as usize
+    }
 }
 
 /// What keyed draws about one piece of work are keyed by: the user request it serves (by its

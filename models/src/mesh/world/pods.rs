@@ -5,7 +5,7 @@ use super::*;
 impl World {
     pub(super) fn request_arrives(&mut self, index: u32, generation: u32, s: &mut Scheduler<Event>) {
         let Some((serial, attempt)) = self.current_attempt(index, generation) else { return };
-        let pod = attempt.pod;
+        let pod = attempt.pod();
         if self.pods[pod].down {
             return; // Lost: the call waits for a timeout.
         }
