@@ -15,7 +15,7 @@ pub struct LogRow {
     pub time: SimTime,
     /// The proxy it happened in, by index, if any.
     pub proxy: Option<usize>,
-    /// The proxy's upstream cluster, by index, if any.
+    /// The proxy's upstream cluster, by its index among every proxy's clusters, if any.
     pub upstream: Option<usize>,
     /// The pod it concerns, if any.
     pub host: Option<EndpointId>,

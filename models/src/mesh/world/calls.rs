@@ -51,9 +51,9 @@ impl World {
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
         let (tried, tried_count) = (call.tried, call.tried_count);
-        let policy = &self.routes[self.proxies[proxy].upstreams[upstream].service].retry;
+        let policy = &self.routes[self.upstreams[upstream.index()].service].retry;
         let (selection, per_try) = (policy.host_selection(), policy.per_try_timeout);
-        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         let Some(pick) = cluster.choose_host(worker, &tried[..tried_count], selection, &mut self.streams.balancing)
         else {
             return self.after_try(index, serial, TryOutcome::NoHealthyUpstream, 503, 0, s);
@@ -63,17 +63,17 @@ impl World {
             self.begin_attempt(index, serial, pick, per_try, s);
             return self.attach(index, serial, carried, false, s);
         }
-        let (breaker, limits) = self.proxies[proxy].upstreams[upstream].cluster.breaker();
+        let (breaker, limits) = self.upstreams[upstream.index()].cluster.breaker();
         if !breaker.pending_admitted(limits) {
             // A local 503 (UO), neither charged nor retried.
-            self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_pending_overflow += 1;
+            self.upstreams[upstream.index()].cluster.stats_mut().upstream_rq_pending_overflow += 1;
             let detail = "max_pending_requests".to_string();
-            self.log.push(s.now(), Some(proxy), Some(upstream), None, "circuit_breaker_overflow", detail);
+            self.log.push(s.now(), Some(proxy), Some(upstream.index()), None, "circuit_breaker_overflow", detail);
             return self.end_call(index, serial, 503, 0, s);
         }
         breaker.track_pending(true);
         let generation = self.begin_attempt(index, serial, pick, per_try, s);
-        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         cluster.pool(pick, worker).expect("just picked").wait(PendingStream(index, generation));
         self.open_connections(proxy, upstream, worker, pick.endpoint, s);
     }
@@ -115,7 +115,7 @@ impl World {
         let Some(attempt) = call.attempt.as_mut() else { return };
         attempt.carried = carried + 1;
         let (pick, pod, generation) = (attempt.pick, attempt.pod(), attempt.generation);
-        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         let (breaker, limits) = cluster.breaker();
         if was_pending {
             breaker.track_pending(false);
@@ -126,7 +126,14 @@ impl World {
                 pool.put_back(carried);
             }
             let host = Some(pick.endpoint);
-            self.log.push(now, Some(proxy), Some(upstream), host, "circuit_breaker_overflow", "max_requests".into());
+            self.log.push(
+                now,
+                Some(proxy),
+                Some(upstream.index()),
+                host,
+                "circuit_breaker_overflow",
+                "max_requests".into(),
+            );
             let call = self.calls.get_mut(index, serial).expect("checked above");
             if let Some(handle) = call.attempt.take().and_then(|a| a.per_try_timeout) {
                 s.cancel(handle);
@@ -135,7 +142,7 @@ impl World {
         }
         breaker.track_request(true);
         cluster.request_started(pick);
-        self.connect_succeeded(proxy, upstream, pick, s);
+        self.connect_succeeded(upstream, pick, s);
         let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
         let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
         match self.transmit(proxy_zone, pod_zone, request_bytes, now) {
@@ -157,7 +164,7 @@ impl World {
     fn open_connections(
         &mut self,
         proxy: usize,
-        upstream: usize,
+        upstream: UpstreamId,
         worker: usize,
         endpoint: EndpointId,
         s: &mut Scheduler<Event>,
@@ -167,7 +174,7 @@ impl World {
         let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
         let blocked = self.topology.is_blocked(self.proxies[proxy].cluster, self.topology.pods[pod].cluster);
         loop {
-            let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+            let cluster = &mut self.upstreams[upstream.index()].cluster;
             let (breaker, limits) = cluster.breaker();
             let may_open = breaker.connection_admitted(limits);
             let connect_timeout = cluster.settings().connect_timeout;
@@ -176,7 +183,7 @@ impl World {
                 return;
             }
             let last = pool.connections_wanted() == 1;
-            let (connection, serial) = self.connections.insert(Connecting { proxy, upstream, worker, endpoint });
+            let (connection, serial) = self.connections.insert(Connecting { upstream, worker, endpoint });
             pool.start_connecting(connection);
             cluster.breaker().0.track_connection(true);
             cluster.stats_mut().upstream_cx_total += 1;
@@ -202,7 +209,7 @@ impl World {
     /// A new connection came up: it serves the pool's oldest waiting stream, or waits idle.
     pub(super) fn connection_up(&mut self, index: u32, serial: u32, s: &mut Scheduler<Event>) {
         let Some(c) = self.connections.remove(index, serial) else { return };
-        let cluster = &mut self.proxies[c.proxy].upstreams[c.upstream].cluster;
+        let cluster = &mut self.upstreams[c.upstream.index()].cluster;
         // Unknown to the pool: closed meanwhile (drained, or its host left).
         let Some(Some(stream)) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connected(index)) else {
             return;
@@ -215,7 +222,7 @@ impl World {
     /// (`purgePendingStreams`), each charged to the host and retried as its route says.
     pub(super) fn connection_failed(&mut self, index: u32, serial: u32, timed_out: bool, s: &mut Scheduler<Event>) {
         let Some(c) = self.connections.remove(index, serial) else { return };
-        let cluster = &mut self.proxies[c.proxy].upstreams[c.upstream].cluster;
+        let cluster = &mut self.upstreams[c.upstream.index()].cluster;
         let Some(purged) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connect_failed(index)) else {
             return;
         };
@@ -225,7 +232,7 @@ impl World {
         stats.upstream_cx_connect_timeout += u64::from(timed_out);
         let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
         for stream in purged {
-            self.proxies[c.proxy].upstreams[c.upstream].cluster.breaker().0.track_pending(false);
+            self.upstreams[c.upstream.index()].cluster.breaker().0.track_pending(false);
             if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
                 self.close_attempt(stream.0, call_serial, Some(result), true, s);
                 self.after_try(stream.0, call_serial, TryOutcome::ConnectFailure, 503, 0, s);
@@ -238,12 +245,11 @@ impl World {
     pub(super) fn fail_orphaned(
         &mut self,
         streams: Vec<PendingStream>,
-        proxy: usize,
-        upstream: usize,
+        upstream: UpstreamId,
         s: &mut Scheduler<Event>,
     ) {
         for stream in streams {
-            self.proxies[proxy].upstreams[upstream].cluster.breaker().0.track_pending(false);
+            self.upstreams[upstream.index()].cluster.breaker().0.track_pending(false);
             if let Some((call_serial, _)) = self.current_attempt(stream.0, stream.1) {
                 self.close_attempt(stream.0, call_serial, Some(HostResult::ConnectFailed), true, s);
                 self.after_try(stream.0, call_serial, TryOutcome::ConnectFailure, 503, 0, s);
@@ -251,15 +257,15 @@ impl World {
         }
     }
 
-    /// An attempt of `proxy`'s `upstream` cluster got its connection, new or pooled: Envoy's
+    /// An attempt through `upstream` got its connection, new or pooled: Envoy's
     /// router reports `LocalOriginConnectSuccess` (`UpstreamRequest::onPoolReady`), which in
     /// split mode resets the host's consecutive local-origin failures.
-    fn connect_succeeded(&mut self, proxy: usize, upstream: usize, pick: Pick, s: &mut Scheduler<Event>) {
-        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+    fn connect_succeeded(&mut self, upstream: UpstreamId, pick: Pick, s: &mut Scheduler<Event>) {
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         if cluster.reports_connect_success() {
             cluster.record(pick, HostResult::ConnectSuccess, s.now(), &mut self.streams.outlier);
             // The detector's first result arms its sweeps.
-            self.rearm(proxy, upstream, s);
+            self.rearm(upstream, s);
         }
     }
 
@@ -285,11 +291,11 @@ impl World {
         self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let Some(attempt) = call.attempt.take() else { return };
-        let (proxy, upstream_index, worker) = (call.proxy, call.upstream, call.worker);
+        let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
         if let Some(handle) = attempt.per_try_timeout {
             s.cancel(handle);
         }
-        let cluster = &mut self.proxies[proxy].upstreams[upstream_index].cluster;
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         // The router charges aborts as the status it answers with (`chargeUpstreamAbort`):
         // 503 for a failed connection or a reset, 504 for a timeout.
         match result {
@@ -305,7 +311,7 @@ impl World {
         {
             self.metrics.ejection(now);
         }
-        let cluster = &mut self.proxies[proxy].upstreams[upstream_index].cluster;
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         if attempt.carried == 0 {
             let stream = PendingStream(index, attempt.generation);
             if cluster.pool(attempt.pick, worker).is_some_and(|pool| pool.stop_waiting(stream)) {
@@ -325,7 +331,7 @@ impl World {
                 Released::Closed => {
                     cluster.breaker().0.track_connection(false);
                     if still_wanted {
-                        self.open_connections(proxy, upstream_index, worker, attempt.pick.endpoint, s);
+                        self.open_connections(proxy, upstream, worker, attempt.pick.endpoint, s);
                     }
                 }
                 Released::Reused(stream, carried) => {
@@ -335,7 +341,7 @@ impl World {
                 Released::Idle => {}
             }
         }
-        self.rearm(proxy, upstream_index, s);
+        self.rearm(upstream, s);
     }
 
     /// After a try ended with `outcome`: retry after a backoff, or end the call.
@@ -352,9 +358,9 @@ impl World {
         self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let (retries, proxy, upstream) = (call.retries, call.proxy, call.upstream);
-        let service = self.proxies[proxy].upstreams[upstream].service;
+        let service = self.upstreams[upstream.index()].service;
         let policy = &self.routes[service].retry;
-        let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+        let cluster = &mut self.upstreams[upstream.index()].cluster;
         // A retry whose outcome needs no further retry succeeded (`upstream_rq_retry_success`,
         // counted whatever the retries left, as `RetryStateImpl::shouldRetry` does).
         let retriable = policy.retriable(outcome);
@@ -368,7 +374,14 @@ impl World {
             // A retry over the cluster's max_retries is simply not made.
             cluster.stats_mut().upstream_rq_retry_overflow += 1;
             let now = s.now();
-            self.log.push(now, Some(proxy), Some(upstream), None, "circuit_breaker_overflow", "max_retries".into());
+            self.log.push(
+                now,
+                Some(proxy),
+                Some(upstream.index()),
+                None,
+                "circuit_breaker_overflow",
+                "max_retries".into(),
+            );
         }
         if wanted && admitted {
             let (breaker, _) = cluster.breaker();
@@ -389,8 +402,8 @@ impl World {
     pub(super) fn release_retry(&mut self, index: u32, serial: u32) {
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         if std::mem::take(&mut call.retry_in_flight) {
-            let (proxy, upstream) = (call.proxy, call.upstream);
-            self.proxies[proxy].upstreams[upstream].cluster.breaker().0.track_retry(false);
+            let upstream = call.upstream;
+            self.upstreams[upstream.index()].cluster.breaker().0.track_retry(false);
         }
     }
 

@@ -11,21 +11,20 @@ impl World {
     /// (`outbound|9080|v1|reviews.default.svc.cluster.local`).
     pub fn cluster_stats(&self) -> Vec<(String, String, ClusterStats)> {
         let mut rows = Vec::new();
-        for proxy in &self.proxies {
-            for upstream in &proxy.upstreams {
-                let stats = upstream.cluster.stats();
-                if stats.is_unused() {
-                    continue;
-                }
-                rows.push((proxy.name.clone(), self.cluster_name(upstream), stats));
+        for upstream in &self.upstreams {
+            let stats = upstream.cluster.stats();
+            if stats.is_unused() {
+                continue;
             }
+            rows.push((self.proxies[upstream.proxy].name.clone(), self.cluster_name(upstream), stats));
         }
         rows
     }
 
     /// Moves what an upstream cluster did into the event log.
-    pub(super) fn log_cluster_events(&mut self, proxy: usize, upstream: usize, now: SimTime) {
-        for event in self.proxies[proxy].upstreams[upstream].cluster.take_events() {
+    pub(super) fn log_cluster_events(&mut self, upstream: UpstreamId, now: SimTime) {
+        let proxy = self.upstreams[upstream.index()].proxy;
+        for event in self.upstreams[upstream.index()].cluster.take_events() {
             let (name, host, detail) = match event {
                 ClusterEvent::Ejected(host, kind) => ("ejected", Some(host), kind.name().to_string()),
                 ClusterEvent::EjectionRefused(host, kind) => {
@@ -45,7 +44,7 @@ impl World {
                 ClusterEvent::PanicEntered(level) => ("panic_entered", None, format!("priority {level}")),
                 ClusterEvent::PanicLeft(level) => ("panic_left", None, format!("priority {level}")),
             };
-            self.log.push(now, Some(proxy), Some(upstream), host, name, detail);
+            self.log.push(now, Some(proxy), Some(upstream.index()), host, name, detail);
         }
     }
 
@@ -57,10 +56,7 @@ impl World {
             .iter()
             .map(|row| {
                 let proxy = row.proxy.map(|p| self.proxies[p].name.clone()).unwrap_or_default();
-                let cluster = match (row.proxy, row.upstream) {
-                    (Some(p), Some(u)) => self.cluster_name(&self.proxies[p].upstreams[u]),
-                    _ => String::new(),
-                };
+                let cluster = row.upstream.map(|u| self.cluster_name(&self.upstreams[u])).unwrap_or_default();
                 let (pod, zone) = match row.host {
                     Some(EndpointId(p)) => {
                         let zone = self.topology.pods[p as usize].zone;

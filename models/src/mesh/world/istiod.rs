@@ -83,18 +83,19 @@ impl World {
     pub(super) fn eds_arrives(&mut self, proxy: usize, push: usize, s: &mut Scheduler<Event>) {
         self.log.push(s.now(), Some(proxy), None, None, "eds_applied", format!("push {push}"));
         let locality = self.proxies[proxy].locality.clone();
-        for upstream in 0..self.proxies[proxy].upstreams.len() {
+        for upstream in self.proxies[proxy].upstreams.clone() {
+            let upstream = UpstreamId(upstream as u32);
             let (service, subset) = {
-                let u = &self.proxies[proxy].upstreams[upstream];
+                let u = &self.upstreams[upstream.index()];
                 (u.service, u.subset.clone())
             };
             let Translation { table, .. } = self
                 .translation(&locality, service, subset.as_deref(), Some(push as u32))
                 .expect("the same translation succeeded at build time");
-            let cluster = &mut self.proxies[proxy].upstreams[upstream].cluster;
+            let cluster = &mut self.upstreams[upstream.index()].cluster;
             let orphaned = cluster.update_assignment(table, s.now(), &mut self.streams.outlier);
-            self.fail_orphaned(orphaned, proxy, upstream, s);
-            self.rearm(proxy, upstream, s);
+            self.fail_orphaned(orphaned, upstream, s);
+            self.rearm(upstream, s);
         }
     }
 }

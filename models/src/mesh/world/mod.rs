@@ -102,7 +102,7 @@ pub enum Event {
     /// A call's route timeout expired.
     RouteTimeout(u32, u32),
     /// An upstream cluster of a proxy is due for sweeps or merged updates.
-    ClusterTimer(u32, u32),
+    ClusterTimer(UpstreamId),
     /// A fault starts.
     FaultStarts(u32),
     /// A fault ends.
@@ -115,6 +115,17 @@ pub enum Event {
     DebounceCheck,
     /// A push (by index) reaches a proxy.
     EdsArrives(u32, u32),
+}
+
+/// An upstream cluster of one proxy, by its place in the world's arena of every proxy's
+/// clusters (each proxy's together, in the order the proxy was built with them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpstreamId(u32);
+
+impl UpstreamId {
+    fn index(self) -> usize {
+        self.0 as usize
+    }
 }
 
 /// A slab of records reused by index, each tagged with a serial so stale events are ignored.
@@ -207,7 +218,7 @@ struct DrawKey {
 #[derive(Clone, Debug)]
 struct Call {
     proxy: usize,
-    upstream: usize,
+    upstream: UpstreamId,
     /// The proxy worker whose load balancer and connection pools serve every attempt: the
     /// worker the downstream connection landed on.
     worker: usize,
@@ -242,8 +253,7 @@ struct Job {
 /// A connection being established, and whose pool it belongs to.
 #[derive(Clone, Copy, Debug)]
 struct Connecting {
-    proxy: usize,
-    upstream: usize,
+    upstream: UpstreamId,
     worker: usize,
     endpoint: EndpointId,
 }
@@ -284,6 +294,8 @@ struct PodState {
 
 /// One upstream cluster of one proxy, with its timer and waiting calls.
 struct ProxyUpstream {
+    /// The proxy it belongs to.
+    proxy: usize,
     service: usize,
     subset: Option<String>,
     cluster: UpstreamCluster,
@@ -300,9 +312,10 @@ struct Proxy {
     /// Where istiod thinks it runs (empty without node locality labels).
     locality: Locality,
     cluster: usize,
-    upstreams: Vec<ProxyUpstream>,
-    /// Per service: the upstream index of each route destination (empty: never called).
-    routes: Vec<Vec<usize>>,
+    /// Its clusters in the world's arena.
+    upstreams: std::ops::Range<usize>,
+    /// Per service: the cluster of each route destination (empty: never called).
+    routes: Vec<Vec<UpstreamId>>,
 }
 
 /// A service's route as the proxies apply it.
@@ -334,6 +347,8 @@ pub struct World {
     topology: Topology,
     routes: Vec<ServiceRoute>,
     proxies: Vec<Proxy>,
+    /// Every proxy's upstream clusters, each proxy's together.
+    upstreams: Vec<ProxyUpstream>,
     /// Each pod's sidecar proxy, if its version calls out.
     pod_proxy: Vec<Option<usize>>,
     /// The proxies of the workload gateway's replicas.
@@ -465,6 +480,7 @@ impl World {
         let mut world = World {
             routes,
             proxies: Vec::new(),
+            upstreams: Vec::new(),
             pod_proxy: vec![None; topology.pods.len()],
             entry_proxies: Vec::new(),
             entry_service: entry,
@@ -532,8 +548,8 @@ impl World {
             }
         }
         for proxy in 0..world.proxies.len() {
-            for upstream in 0..world.proxies[proxy].upstreams.len() {
-                world.rearm(proxy, upstream, scheduler);
+            for upstream in world.proxies[proxy].upstreams.clone() {
+                world.rearm(UpstreamId(upstream as u32), scheduler);
             }
         }
         for (i, fault) in config.faults.iter().enumerate() {
@@ -654,7 +670,7 @@ impl World {
             workload,
             locality,
             cluster,
-            upstreams: Vec::new(),
+            upstreams: self.upstreams.len()..self.upstreams.len(),
             routes: vec![Vec::new(); self.routes.len()],
         };
         for &service in callees {
@@ -667,8 +683,10 @@ impl World {
                 let service_name = &self.config.app.services[service].name;
                 apply_all(&self.config.istio.envoy_overrides, &proxy.workload, service_name, &mut settings);
                 let cluster = UpstreamCluster::new(settings, table, SimTime::ZERO, &mut self.streams.outlier);
-                proxy.routes[service].push(proxy.upstreams.len());
-                proxy.upstreams.push(ProxyUpstream { service, subset, cluster, timer: None });
+                proxy.routes[service].push(UpstreamId(self.upstreams.len() as u32));
+                let owner = self.proxies.len();
+                self.upstreams.push(ProxyUpstream { proxy: owner, service, subset, cluster, timer: None });
+                proxy.upstreams.end = self.upstreams.len();
             }
         }
         self.proxies.push(proxy);
@@ -676,12 +694,12 @@ impl World {
     }
 
     /// Keeps one timer per upstream cluster at its next due time, and logs its events.
-    fn rearm(&mut self, proxy: usize, upstream: usize, s: &mut Scheduler<Event>) {
-        if !self.proxies[proxy].upstreams[upstream].cluster.take_changed() {
+    fn rearm(&mut self, upstream: UpstreamId, s: &mut Scheduler<Event>) {
+        if !self.upstreams[upstream.index()].cluster.take_changed() {
             return;
         }
-        self.log_cluster_events(proxy, upstream, s.now());
-        let u = &mut self.proxies[proxy].upstreams[upstream];
+        self.log_cluster_events(upstream, s.now());
+        let u = &mut self.upstreams[upstream.index()];
         let next = u.cluster.next_timer();
         if u.timer.map(|(t, _)| t) == next {
             return;
@@ -691,7 +709,7 @@ impl World {
         }
         if let Some(t) = next {
             let t = t.max(s.now());
-            u.timer = Some((t, s.schedule_at(t, Event::ClusterTimer(proxy as u32, upstream as u32))));
+            u.timer = Some((t, s.schedule_at(t, Event::ClusterTimer(upstream))));
         }
     }
 
@@ -761,11 +779,11 @@ impl Model for World {
             Event::TryTimeout(index, generation) => {
                 let Some((serial, _)) = self.current_attempt(index, generation) else { return };
                 if let Some(call) = self.calls.get_mut(index, serial) {
-                    let (proxy, upstream) = (call.proxy, call.upstream);
+                    let upstream = call.upstream;
                     if let Some(a) = call.attempt.as_mut() {
                         a.per_try_timeout = None;
                     }
-                    self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_per_try_timeout += 1;
+                    self.upstreams[upstream.index()].cluster.stats_mut().upstream_rq_per_try_timeout += 1;
                 }
                 self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
                 self.after_try(index, serial, TryOutcome::Timeout, 504, 0, s);
@@ -773,22 +791,20 @@ impl Model for World {
             Event::RouteTimeout(index, serial) => {
                 if let Some(call) = self.calls.get_mut(index, serial) {
                     call.route_timeout = None;
-                    let (proxy, upstream) = (call.proxy, call.upstream);
-                    self.proxies[proxy].upstreams[upstream].cluster.stats_mut().upstream_rq_timeout += 1;
+                    self.upstreams[call.upstream.index()].cluster.stats_mut().upstream_rq_timeout += 1;
                     self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
                     self.end_call(index, serial, 504, 0, s);
                 }
             }
-            Event::ClusterTimer(proxy, upstream) => {
-                let (proxy, upstream) = (proxy as usize, upstream as usize);
-                let u = &mut self.proxies[proxy].upstreams[upstream];
+            Event::ClusterTimer(upstream) => {
+                let u = &mut self.upstreams[upstream.index()];
                 u.timer = None;
                 if let Some(report) = u.cluster.on_timer(s.now(), &mut self.streams.outlier) {
                     for _ in report.detections.iter().filter(|d| d.outcome == EjectionOutcome::Ejected) {
                         self.metrics.ejection(s.now());
                     }
                 }
-                self.rearm(proxy, upstream, s);
+                self.rearm(upstream, s);
             }
             Event::FaultStarts(i) => self.fault(i as usize, true, s),
             Event::FaultEnds(i) => self.fault(i as usize, false, s),
