@@ -22,12 +22,13 @@ impl World {
                 pick_weighted(&route.weights, draw).expect("weights checked at build")
             }
         };
-        let upstream = self.proxies[proxy].routes[service][destination];
+        let upstream = self.route(proxy, service, destination);
         let timeout = route.timeout;
         let workers = self.config.istio.proxy_concurrency.max(1) as u64;
         let worker = (self.streams.balancing.next_u64() % workers) as usize;
         let call = Call {
             proxy,
+            zone: self.proxies[proxy].zone,
             upstream,
             worker,
             parent,
@@ -111,7 +112,7 @@ impl World {
     fn attach(&mut self, index: u32, serial: u32, carried: u32, was_pending: bool, s: &mut Scheduler<Event>) {
         let now = s.now();
         let Some(call) = self.calls.get_mut(index, serial) else { return };
-        let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
+        let (proxy, proxy_zone, upstream, worker) = (call.proxy, call.zone, call.upstream, call.worker);
         let Some(attempt) = call.attempt.as_mut() else { return };
         attempt.carried = carried + 1;
         let (pick, pod, generation) = (attempt.pick, attempt.pod(), attempt.generation);
@@ -143,7 +144,7 @@ impl World {
         breaker.track_request(true);
         cluster.request_started(pick);
         self.connect_succeeded(upstream, pick, s);
-        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
+        let pod_zone = self.topology.pods[pod].zone;
         let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
         match self.transmit(proxy_zone, pod_zone, request_bytes, now) {
             Delivery::At(arrival) => {

@@ -218,6 +218,8 @@ struct DrawKey {
 #[derive(Clone, Debug)]
 struct Call {
     proxy: usize,
+    /// The proxy's zone, where its requests leave from and its answers return to.
+    zone: usize,
     upstream: UpstreamId,
     /// The proxy worker whose load balancer and connection pools serve every attempt: the
     /// worker the downstream connection landed on.
@@ -307,16 +309,18 @@ struct Proxy {
     zone: usize,
     /// Its pod's name (`productpage-v1-ack-hangzhou-0`, gateways `ingressgateway-ack-hangzhou-0`).
     name: String,
-    /// The service of its pod, or its gateway's name (what EnvoyFilter patches select).
-    workload: String,
     /// Where istiod thinks it runs (empty without node locality labels).
     locality: Locality,
     cluster: usize,
     /// Its clusters in the world's arena.
     upstreams: std::ops::Range<usize>,
-    /// Per service: the cluster of each route destination (empty: never called).
-    routes: Vec<Vec<UpstreamId>>,
+    /// Its route destinations' clusters, shared by every proxy that calls the same services.
+    routes: Rc<RouteLayout>,
 }
+
+/// Per service, the cluster of each route destination as an offset into a proxy's clusters
+/// (empty: never called). Proxies that call the same services lay their clusters out alike.
+type RouteLayout = Vec<Vec<u32>>;
 
 /// A service's route as the proxies apply it.
 struct ServiceRoute {
@@ -349,6 +353,8 @@ pub struct World {
     proxies: Vec<Proxy>,
     /// Every proxy's upstream clusters, each proxy's together.
     upstreams: Vec<ProxyUpstream>,
+    /// The distinct route layouts of the proxies.
+    route_layouts: Vec<Rc<RouteLayout>>,
     /// Each pod's sidecar proxy, if its version calls out.
     pod_proxy: Vec<Option<usize>>,
     /// The proxies of the workload gateway's replicas.
@@ -481,6 +487,7 @@ impl World {
             routes,
             proxies: Vec::new(),
             upstreams: Vec::new(),
+            route_layouts: Vec::new(),
             pod_proxy: vec![None; topology.pods.len()],
             entry_proxies: Vec::new(),
             entry_service: entry,
@@ -650,6 +657,7 @@ impl World {
         gateway: Option<usize>,
         callees: &[usize],
     ) -> Result<(), BuildError> {
+        // `workload`: the service of its pod, or its gateway's name (what EnvoyFilter patches select).
         let (cluster, locality, workload, name) = match (pod, gateway) {
             (Some(p), _) => {
                 let pod = &self.topology.pods[p];
@@ -664,33 +672,40 @@ impl World {
             }
             (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
-        let mut proxy = Proxy {
-            zone,
-            name,
-            workload,
-            locality,
-            cluster,
-            upstreams: self.upstreams.len()..self.upstreams.len(),
-            routes: vec![Vec::new(); self.routes.len()],
-        };
+        let first = self.upstreams.len();
+        let mut routes: RouteLayout = vec![Vec::new(); self.routes.len()];
         for &service in callees {
-            if !proxy.routes[service].is_empty() {
+            if !routes[service].is_empty() {
                 continue;
             }
             for subset in self.routes[service].subsets.clone() {
                 let Translation { mut settings, table } =
-                    self.translation(&proxy.locality, service, subset.as_deref(), None).map_err(BuildError::Istio)?;
+                    self.translation(&locality, service, subset.as_deref(), None).map_err(BuildError::Istio)?;
                 let service_name = &self.config.app.services[service].name;
-                apply_all(&self.config.istio.envoy_overrides, &proxy.workload, service_name, &mut settings);
+                apply_all(&self.config.istio.envoy_overrides, &workload, service_name, &mut settings);
                 let cluster = UpstreamCluster::new(settings, table, SimTime::ZERO, &mut self.streams.outlier);
-                proxy.routes[service].push(UpstreamId(self.upstreams.len() as u32));
+                routes[service].push((self.upstreams.len() - first) as u32);
                 let owner = self.proxies.len();
                 self.upstreams.push(ProxyUpstream { proxy: owner, service, subset, cluster, timer: None });
-                proxy.upstreams.end = self.upstreams.len();
             }
         }
-        self.proxies.push(proxy);
+        let routes = match self.route_layouts.iter().find(|layout| ***layout == routes) {
+            Some(shared) => Rc::clone(shared),
+            None => {
+                let layout = Rc::new(routes);
+                self.route_layouts.push(Rc::clone(&layout));
+                layout
+            }
+        };
+        let upstreams = first..self.upstreams.len();
+        self.proxies.push(Proxy { zone, name, locality, cluster, upstreams, routes });
         Ok(())
+    }
+
+    /// The cluster through which `proxy` sends to destination `destination` of `service`.
+    fn route(&self, proxy: usize, service: usize, destination: usize) -> UpstreamId {
+        let proxy = &self.proxies[proxy];
+        UpstreamId((proxy.upstreams.start + proxy.routes[service][destination] as usize) as u32)
     }
 
     /// Keeps one timer per upstream cluster at its next due time, and logs its events.

@@ -38,10 +38,7 @@ impl World {
 
     /// One-way latency back from a pod to a call's proxy, for resets.
     pub(super) fn answer_delay(&self, pod: usize, index: u32, serial: u32) -> SimDuration {
-        let proxy_zone = self.calls.entries[index as usize]
-            .as_ref()
-            .filter(|(s, _)| *s == serial)
-            .map(|(_, c)| self.proxies[c.proxy].zone);
+        let proxy_zone = self.calls.entries[index as usize].as_ref().filter(|(s, _)| *s == serial).map(|(_, c)| c.zone);
         proxy_zone
             .and_then(|z| self.topology.typical_latency(self.topology.pods[pod].zone, z))
             .unwrap_or(SimDuration::ZERO)
@@ -149,9 +146,9 @@ impl World {
             self.metrics.share(now, info.zone, &service.versions[info.version].name);
         }
         let (index, serial, generation) = record.caller;
-        let Some(proxy) = self.calls.get_mut(index, serial).map(|c| c.proxy) else { return };
+        let Some(proxy_zone) = self.calls.get_mut(index, serial).map(|c| c.zone) else { return };
         let response_bytes = service.response_bytes;
-        let (from, to) = (info.zone, self.proxies[proxy].zone);
+        let (from, to) = (info.zone, proxy_zone);
         if self.pods[pod].down {
             return;
         }
