@@ -89,11 +89,12 @@ impl Source {
     }
 }
 
-/// A worker's state for one source: the round-robin index, and the EDF schedule when weights differ.
+/// A worker's state for one source: the round-robin index, and the EDF schedule when weights
+/// differ (boxed: Istio's hosts weigh the same, and every proxy keeps these per source).
 #[derive(Clone, Debug)]
 struct SourceState {
     next_index: u64,
-    edf: Option<EdfScheduler>,
+    edf: Option<Box<EdfScheduler>>,
 }
 
 /// One worker thread's picking state.
@@ -104,6 +105,7 @@ struct Worker {
     /// Per level, per source slot ([`Source::slot`]); entries outlive rebuilds, like Envoy's
     /// `rr_indexes_`.
     sources: Vec<Vec<SourceState>>,
+    /// Per level, the locality schedules; kept only with locality-weighted balancing.
     healthy_localities: Vec<LocalityScheduler>,
     degraded_localities: Vec<LocalityScheduler>,
 }
@@ -156,9 +158,11 @@ impl LoadBalancer {
         let level_count = table.level_count();
         self.table = table;
         self.levels.resize_with(level_count, Default::default);
-        for worker in &mut self.workers {
-            worker.healthy_localities.resize(level_count, LocalityScheduler::default());
-            worker.degraded_localities.resize(level_count, LocalityScheduler::default());
+        if self.settings.locality_weighted {
+            for worker in &mut self.workers {
+                worker.healthy_localities.resize(level_count, LocalityScheduler::default());
+                worker.degraded_localities.resize(level_count, LocalityScheduler::default());
+            }
         }
         for level in 0..level_count as u32 {
             self.refresh_level(level, ejected, rng);
@@ -246,7 +250,7 @@ impl LoadBalancer {
                 states[source.slot().1].edf = if self.table.uniform_weights() {
                     None
                 } else {
-                    weighted_schedule(self.table.hosts(), hosts, seed as u32)
+                    weighted_schedule(self.table.hosts(), hosts, seed as u32).map(Box::new)
                 };
             }
         }
