@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use models::envoy::host_set::{EdsHealth, EndpointId};
 use models::envoy::load_balancer::LbPolicy;
@@ -55,7 +56,10 @@ pub fn bootstrap(scenario: &Scenario, pods: &[FakePod], ports: Ports, work: &Pat
         .map(|(i, p)| ServiceEndpoint {
             endpoint: EndpointId(i as u32),
             locality: Locality::new(&p.region, &p.zone, ""),
-            labels: [("app".to_string(), entry.clone()), ("version".to_string(), p.version.clone())].into(),
+            labels: Rc::new(BTreeMap::from([
+                ("app".to_string(), entry.clone()),
+                ("version".to_string(), p.version.clone()),
+            ])),
             weight: 1,
             health: EdsHealth::Healthy,
         })

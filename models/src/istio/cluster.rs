@@ -176,7 +176,7 @@ mod tests {
         ServiceEndpoint {
             endpoint: EndpointId(id),
             locality: Locality::new(region, "a", ""),
-            labels: [("version".to_string(), version.to_string())].into(),
+            labels: std::rc::Rc::new([("version".to_string(), version.to_string())].into()),
             weight: 1,
             health: EdsHealth::Healthy,
         }

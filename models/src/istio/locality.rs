@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 
 use super::api::LocalityLbSetting;
 use crate::envoy::host_set::{EdsHealth, EndpointId, LbEndpoint, LoadAssignment, LocalityEndpoints};
@@ -99,7 +100,7 @@ pub struct ServiceEndpoint {
     /// Where it runs.
     pub locality: Locality,
     /// Its pod's labels (for subsets and `failoverPriority`).
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// Its weight (1 for pods).
     pub weight: u32,
     /// Its health as sent in EDS.
@@ -125,8 +126,11 @@ pub struct ProxyAssignment {
     pub localities: Vec<Locality>,
 }
 
+/// A pod's labels, one map shared by the pods of a deployment and every record of them.
+pub type Labels = Rc<BTreeMap<String, String>>;
+
 /// An endpoint with its pod labels, kept while arranging for `failoverPriority`.
-type LabelledEndpoint = (LbEndpoint, BTreeMap<String, String>);
+type LabelledEndpoint = (LbEndpoint, Labels);
 
 /// A locality group being arranged.
 struct Group {
@@ -290,7 +294,7 @@ mod tests {
         ServiceEndpoint {
             endpoint: EndpointId(id),
             locality: locality.clone(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: Rc::new(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
             weight: 1,
             health: EdsHealth::Healthy,
         }

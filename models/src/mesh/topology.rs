@@ -3,13 +3,14 @@
 //! reference checked.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use sim::SimDuration;
 
 use super::config::MeshConfig;
 use super::network::BackboneLink;
 use crate::envoy::host_set::EndpointId;
-use crate::istio::locality::Locality;
+use crate::istio::locality::{Labels, Locality};
 
 /// A zone of a region.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,8 +40,8 @@ pub struct Pod {
     pub cluster: usize,
     /// Requests it serves at once.
     pub concurrency: u32,
-    /// Its labels (`app`, `version`).
-    pub labels: BTreeMap<String, String>,
+    /// Its labels (`app`, `version`), shared with the other pods of its deployment.
+    pub labels: Labels,
     /// Its position in the deployment (scale-downs remove the highest first).
     pub ordinal: u32,
     /// The locality istiod knows for it: its zone's, or none when its nodes lack the labels.
@@ -224,11 +225,10 @@ impl Topology {
                 if deployment.concurrency == 0 {
                     return Err(error(format!("{path}.concurrency"), "must be at least 1"));
                 }
-                let labels: BTreeMap<String, String> = [
+                let labels: Labels = Rc::new(BTreeMap::from([
                     ("app".to_string(), deployment.service.clone()),
                     ("version".to_string(), deployment.version.clone()),
-                ]
-                .into();
+                ]));
                 let mut members = Vec::new();
                 for ordinal in 0..deployment.replicas {
                     members.push(pods.len());
@@ -240,7 +240,7 @@ impl Topology {
                         zone,
                         cluster: c,
                         concurrency: deployment.concurrency,
-                        labels: labels.clone(),
+                        labels: Rc::clone(&labels),
                         ordinal,
                         locality: labelled_locality(&zones[zone], deployment.locality_labels),
                     });
