@@ -32,29 +32,80 @@ pub enum Released {
 }
 
 /// The pooled connections of one worker of a client proxy to one host. A pool rarely holds more
-/// than two connections or waiting streams, so they live inline: a proxy keeps a pool for every
-/// host it has connections to (hundreds of thousands in a large mesh), without an allocation
-/// each.
+/// than two connections or waiting streams, so they live inline in one buffer: a proxy keeps a
+/// pool for every host it has connections to (hundreds of thousands in a large mesh), without an
+/// allocation each, in 48 bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostPool {
-    /// Idle ready connections, each with the requests it has carried; the most recently idled
-    /// on top.
-    idle: SmallVec<[u32; 2]>,
+    /// Three runs, one after the other: the idle ready connections, each as the requests it has
+    /// carried (the most recently idled last); the ids of the connections being established;
+    /// the streams waiting for a connection, oldest first, two numbers each.
+    slots: SmallVec<[u32; 6]>,
+    /// Length of the idle run.
+    idle: u32,
+    /// Length of the connecting run.
+    connecting: u32,
     /// Connections carrying a request.
     busy: u32,
     /// Of the busy connections, how many close when their request ends (drained).
     draining: u32,
-    /// Connections being established, by their caller-given id.
-    connecting: SmallVec<[u32; 2]>,
-    /// Streams waiting for a connection, oldest first.
-    waiting: SmallVec<[PendingStream; 1]>,
 }
 
 impl HostPool {
+    /// Where the connecting run starts and the waiting run starts.
+    #[inline]
+    fn runs(&self) -> (usize, usize) {
+        let idle = self.idle as usize;
+        (idle, idle + self.connecting as usize)
+    }
+
+    fn waiting_len(&self) -> usize {
+        (self.slots.len() - self.runs().1) / 2
+    }
+
+    #[inline]
+    fn push_idle(&mut self, carried: u32) {
+        // Usually nothing is connecting or waiting: the idle run is the whole buffer.
+        if self.idle as usize == self.slots.len() {
+            self.slots.push(carried);
+        } else {
+            self.slots.insert(self.idle as usize, carried);
+        }
+        self.idle += 1;
+    }
+
+    /// Takes connection `id` out of the connecting run; `false` if it is not there.
+    fn stop_connecting(&mut self, id: u32) -> bool {
+        let (start, end) = self.runs();
+        match self.slots[start..end].iter().position(|&c| c == id) {
+            Some(i) => {
+                self.slots.remove(start + i);
+                self.connecting -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every waiting stream, in waiting order, no longer waiting.
+    fn take_all_waiting(&mut self) -> Vec<PendingStream> {
+        let start = self.runs().1;
+        let streams = self.slots[start..].chunks_exact(2).map(|pair| PendingStream(pair[0], pair[1])).collect();
+        self.slots.truncate(start);
+        streams
+    }
+
     /// An idle ready connection for a new request: the requests it carried so far. The
     /// connection is busy from now on.
+    #[inline]
     pub fn take_idle(&mut self) -> Option<u32> {
-        let carried = self.idle.pop()?;
+        let last = self.idle.checked_sub(1)?;
+        let carried = if self.idle as usize == self.slots.len() {
+            self.slots.pop().expect("the idle run is not empty")
+        } else {
+            self.slots.remove(last as usize)
+        };
+        self.idle = last;
         self.busy += 1;
         Some(carried)
     }
@@ -63,19 +114,21 @@ impl HostPool {
     /// request could not use it (over `max_requests`): it is idle again.
     pub fn put_back(&mut self, carried: u32) {
         self.busy = self.busy.checked_sub(1).expect("put back a connection that was not busy");
-        self.idle.push(carried);
+        self.push_idle(carried);
     }
 
     /// A stream starts waiting for a connection.
     pub fn wait(&mut self, stream: PendingStream) {
-        self.waiting.push(stream);
+        self.slots.extend([stream.0, stream.1]);
     }
 
     /// A waiting stream gives up (its timeout, or the call ended); `false` if it was not waiting.
     pub fn stop_waiting(&mut self, stream: PendingStream) -> bool {
-        match self.waiting.iter().position(|&s| s == stream) {
+        let start = self.runs().1;
+        match self.slots[start..].chunks_exact(2).position(|pair| pair == [stream.0, stream.1]) {
             Some(i) => {
-                self.waiting.remove(i);
+                let at = start + 2 * i;
+                self.slots.drain(at..at + 2);
                 true
             }
             None => false,
@@ -84,32 +137,34 @@ impl HostPool {
 
     /// How many more connections the waiting streams call for.
     pub fn connections_wanted(&self) -> usize {
-        self.waiting.len().saturating_sub(self.connecting.len())
+        self.waiting_len().saturating_sub(self.connecting as usize)
     }
 
     /// Whether the pool has no connection at all, ready or not: it may then open one whatever
     /// the cluster's `max_connections` says.
     pub fn is_unconnected(&self) -> bool {
-        self.idle.is_empty() && self.busy == 0 && self.connecting.is_empty()
+        self.idle == 0 && self.busy == 0 && self.connecting == 0
     }
 
     /// Connection `id` is being established.
     pub fn start_connecting(&mut self, id: u32) {
-        self.connecting.push(id);
+        self.slots.insert(self.runs().1, id);
+        self.connecting += 1;
     }
 
     /// Connection `id` came up. `None`: the pool no longer knows it (closed by a drain);
     /// `Some(Some(stream))`: it now carries the first waiting stream; `Some(None)`: it is idle.
     pub fn connected(&mut self, id: u32) -> Option<Option<PendingStream>> {
-        let i = self.connecting.iter().position(|&c| c == id)?;
-        self.connecting.swap_remove(i);
+        if !self.stop_connecting(id) {
+            return None;
+        }
         Some(match self.take_oldest_waiting() {
             Some(stream) => {
                 self.busy += 1;
                 Some(stream)
             }
             None => {
-                self.idle.push(0);
+                self.push_idle(0);
                 None
             }
         })
@@ -117,15 +172,19 @@ impl HostPool {
 
     /// The oldest waiting stream, no longer waiting.
     fn take_oldest_waiting(&mut self) -> Option<PendingStream> {
-        (!self.waiting.is_empty()).then(|| self.waiting.remove(0))
+        let start = self.runs().1;
+        let stream = match self.slots.get(start..start + 2)? {
+            &[index, generation] => PendingStream(index, generation),
+            _ => unreachable!("a waiting stream takes two numbers"),
+        };
+        self.slots.drain(start..start + 2);
+        Some(stream)
     }
 
     /// Connection `id` failed to connect: every waiting stream fails with it (in waiting order).
     /// `None`: the pool no longer knows the connection.
     pub fn connect_failed(&mut self, id: u32) -> Option<Vec<PendingStream>> {
-        let i = self.connecting.iter().position(|&c| c == id)?;
-        self.connecting.swap_remove(i);
-        Some(self.waiting.drain(..).collect())
+        self.stop_connecting(id).then(|| self.take_all_waiting())
     }
 
     /// A request ended on a busy connection that has now carried `carried` requests. The
@@ -146,7 +205,7 @@ impl HostPool {
                 Released::Reused(stream, carried)
             }
             None => {
-                self.idle.push(carried);
+                self.push_idle(carried);
                 Released::Idle
             }
         }
@@ -156,12 +215,17 @@ impl HostPool {
     /// now, connecting ones too when no stream waits for them, busy ones when their request
     /// ends. Returns how many closed now.
     pub fn drain(&mut self) -> u32 {
-        let mut closed = self.idle.len() as u32;
-        self.idle.clear();
-        if self.waiting.is_empty() {
-            closed += self.connecting.len() as u32;
-            self.connecting.clear();
-        }
+        let mut closed = self.idle;
+        let (_, waiting) = self.runs();
+        let end = if waiting == self.slots.len() {
+            closed += self.connecting;
+            self.connecting = 0;
+            waiting
+        } else {
+            self.idle as usize
+        };
+        self.slots.drain(..end);
+        self.idle = 0;
         self.draining = self.busy;
         closed
     }
@@ -169,11 +233,12 @@ impl HostPool {
     /// The host left the cluster: idle and connecting connections close now (returned: how many),
     /// busy ones when their request ends, and the waiting streams are handed back.
     pub fn close(&mut self) -> (u32, Vec<PendingStream>) {
-        let closed = (self.idle.len() + self.connecting.len()) as u32;
-        self.idle.clear();
-        self.connecting.clear();
+        let closed = self.idle + self.connecting;
+        let waiting = self.take_all_waiting();
+        self.slots.clear();
+        (self.idle, self.connecting) = (0, 0);
         self.draining = self.busy;
-        (closed, self.waiting.drain(..).collect())
+        (closed, waiting)
     }
 }
 
@@ -183,7 +248,7 @@ mod tests {
 
     /// Connections open or opening, busy or idle.
     fn open(pool: &HostPool) -> u32 {
-        pool.idle.len() as u32 + pool.busy + pool.connecting.len() as u32
+        pool.idle + pool.busy + pool.connecting
     }
 
     const A: PendingStream = PendingStream(1, 1);
@@ -246,5 +311,121 @@ mod tests {
         pool.connected(3);
         assert_eq!(pool.release(1, None, false), Released::Idle);
         assert_eq!(pool.drain(), 1);
+    }
+
+    /// The pool as three separate lists, as Envoy keeps them: what the packed buffer must
+    /// behave like.
+    #[derive(Default)]
+    struct Lists {
+        idle: Vec<u32>,
+        busy: u32,
+        draining: u32,
+        connecting: Vec<u32>,
+        waiting: Vec<PendingStream>,
+    }
+
+    impl Lists {
+        fn release(&mut self, carried: u32, max: Option<u32>, failed: bool) -> Released {
+            self.busy -= 1;
+            let draining = self.draining > 0;
+            self.draining -= u32::from(draining);
+            if failed || draining || max.is_some_and(|m| carried >= m) {
+                return Released::Closed;
+            }
+            if self.waiting.is_empty() {
+                self.idle.push(carried);
+                Released::Idle
+            } else {
+                self.busy += 1;
+                Released::Reused(self.waiting.remove(0), carried)
+            }
+        }
+
+        fn stop_connecting(&mut self, id: u32) -> bool {
+            let found = self.connecting.iter().position(|&c| c == id);
+            found.map(|i| self.connecting.remove(i)).is_some()
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_packed_pool_behaves_as_three_lists(ops in proptest::collection::vec((0u8..10, 0u32..6), 1..200)) {
+            let (mut pool, mut lists) = (HostPool::default(), Lists::default());
+            let mut next = 1;
+            for (op, n) in ops {
+                match op {
+                    0 => {
+                        let expected = lists.idle.pop();
+                        lists.busy += u32::from(expected.is_some());
+                        proptest::prop_assert_eq!(pool.take_idle(), expected);
+                    }
+                    1 if lists.busy > 0 => {
+                        lists.busy -= 1;
+                        lists.idle.push(n);
+                        pool.put_back(n);
+                    }
+                    2 => {
+                        let stream = PendingStream(next, n);
+                        next += 1;
+                        lists.waiting.push(stream);
+                        pool.wait(stream);
+                    }
+                    3 => {
+                        let stream = lists.waiting.get(n as usize).copied().unwrap_or(PendingStream(0, 0));
+                        let expected = lists.waiting.iter().position(|&w| w == stream).map(|i| lists.waiting.remove(i));
+                        proptest::prop_assert_eq!(pool.stop_waiting(stream), expected.is_some());
+                    }
+                    4 => {
+                        lists.connecting.push(next);
+                        pool.start_connecting(next);
+                        next += 1;
+                    }
+                    5 => {
+                        let id = lists.connecting.get(n as usize).copied().unwrap_or(next + 1000);
+                        let expected = lists.stop_connecting(id).then(|| {
+                            if lists.waiting.is_empty() {
+                                lists.idle.push(0);
+                                None
+                            } else {
+                                lists.busy += 1;
+                                Some(lists.waiting.remove(0))
+                            }
+                        });
+                        proptest::prop_assert_eq!(pool.connected(id), expected);
+                    }
+                    6 => {
+                        let id = lists.connecting.get(n as usize).copied().unwrap_or(next + 1000);
+                        let expected = lists.stop_connecting(id).then(|| std::mem::take(&mut lists.waiting));
+                        proptest::prop_assert_eq!(pool.connect_failed(id), expected);
+                    }
+                    7 if lists.busy > 0 => {
+                        let (max, failed) = ([None, Some(1), Some(3)][n as usize % 3], n == 5);
+                        proptest::prop_assert_eq!(pool.release(n, max, failed), lists.release(n, max, failed));
+                    }
+                    8 => {
+                        let mut closed = lists.idle.len() as u32;
+                        lists.idle.clear();
+                        if lists.waiting.is_empty() {
+                            closed += lists.connecting.len() as u32;
+                            lists.connecting.clear();
+                        }
+                        lists.draining = lists.busy;
+                        proptest::prop_assert_eq!(pool.drain(), closed);
+                    }
+                    9 => {
+                        let closed = (lists.idle.len() + lists.connecting.len()) as u32;
+                        lists.idle.clear();
+                        lists.connecting.clear();
+                        lists.draining = lists.busy;
+                        proptest::prop_assert_eq!(pool.close(), (closed, std::mem::take(&mut lists.waiting)));
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(pool.connections_wanted(), lists.waiting.len().saturating_sub(lists.connecting.len()));
+                let unconnected = lists.idle.is_empty() && lists.busy == 0 && lists.connecting.is_empty();
+                proptest::prop_assert_eq!(pool.is_unconnected(), unconnected);
+                proptest::prop_assert_eq!(open(&pool), lists.idle.len() as u32 + lists.busy + lists.connecting.len() as u32);
+            }
+        }
     }
 }
