@@ -83,8 +83,7 @@ impl World {
     pub(super) fn eds_arrives(&mut self, proxy: usize, push: usize, s: &mut Scheduler<Event>) {
         self.log.push(s.now(), Some(proxy), None, None, "eds_applied", format!("push {push}"));
         let locality = self.proxies[proxy].locality.clone();
-        for upstream in self.proxies[proxy].upstreams.clone() {
-            let upstream = UpstreamId(upstream as u32);
+        for upstream in self.proxies[proxy].upstream_ids() {
             let (service, subset) = {
                 let u = &self.upstreams[upstream.index()];
                 (u.service, u.subset.clone())

@@ -318,6 +318,13 @@ struct Proxy {
     routes: Rc<RouteLayout>,
 }
 
+impl Proxy {
+    /// Its clusters.
+    fn upstream_ids(&self) -> impl Iterator<Item = UpstreamId> + use<> {
+        self.upstreams.clone().map(|u| UpstreamId(u as u32))
+    }
+}
+
 /// Per service, the cluster of each route destination as an offset into a proxy's clusters
 /// (empty: never called). Proxies that call the same services lay their clusters out alike.
 type RouteLayout = Vec<Vec<u32>>;
@@ -555,8 +562,8 @@ impl World {
             }
         }
         for proxy in 0..world.proxies.len() {
-            for upstream in world.proxies[proxy].upstreams.clone() {
-                world.rearm(UpstreamId(upstream as u32), scheduler);
+            for upstream in world.proxies[proxy].upstream_ids() {
+                world.rearm(upstream, scheduler);
             }
         }
         for (i, fault) in config.faults.iter().enumerate() {
