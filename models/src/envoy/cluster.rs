@@ -71,7 +71,8 @@ pub struct Pick {
 /// for hosts it has sent to, so its size follows its traffic, not the size of the mesh.
 #[derive(Clone, Debug)]
 pub struct UpstreamCluster {
-    settings: ClusterSettings,
+    /// Shared by every proxy's cluster that istiod translated alike and no EnvoyFilter patched.
+    settings: Rc<ClusterSettings>,
     lb: LoadBalancer,
     detector: Option<OutlierDetector>,
     /// The hosts out of rotation as the load balancers were last told, sorted.
@@ -99,7 +100,13 @@ pub struct UpstreamCluster {
 
 impl UpstreamCluster {
     /// The cluster as CDS and EDS (laid out as `table`) first deliver it at `now`.
-    pub fn new<R: Rng + ?Sized>(settings: ClusterSettings, table: Rc<HostTable>, now: SimTime, rng: &mut R) -> Self {
+    pub fn new<R: Rng + ?Sized>(
+        settings: impl Into<Rc<ClusterSettings>>,
+        table: Rc<HostTable>,
+        now: SimTime,
+        rng: &mut R,
+    ) -> Self {
+        let settings = settings.into();
         let detector = settings.outlier_detection.clone().map(|config| {
             let interval = config.interval;
             let first_sweep = match settings.sweep_phase {

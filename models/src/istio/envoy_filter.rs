@@ -5,6 +5,8 @@
 //! it generated (`pilot/pkg/networking/core/envoyfilter/cluster_patch.go`), so a patch wins
 //! over what the DestinationRule implied, and patches apply in the order written.
 
+use std::rc::Rc;
+
 use sim::SimDuration;
 
 use crate::envoy::cluster::ClusterSettings;
@@ -51,6 +53,20 @@ impl EnvoyOverride {
             settings.lb.panic_threshold = threshold;
         }
     }
+}
+
+/// `settings` with every patch that selects `service`'s cluster on `workload`'s proxies applied
+/// in order: the same shared settings when none selects it, a copy of their own otherwise.
+pub fn patched(
+    overrides: &[EnvoyOverride],
+    workload: &str,
+    service: &str,
+    mut settings: Rc<ClusterSettings>,
+) -> Rc<ClusterSettings> {
+    for patch in overrides.iter().filter(|o| o.selects(workload, service)) {
+        patch.apply(Rc::make_mut(&mut settings));
+    }
+    settings
 }
 
 /// Applies, in order, every patch that selects `service`'s cluster on `workload`'s proxies.
@@ -112,5 +128,20 @@ mod tests {
         let mut plain = reviews(false);
         apply_all(&patches, "productpage", "reviews", &mut plain);
         assert_eq!(plain.outlier_detection, None);
+    }
+
+    #[test]
+    fn unpatched_settings_stay_shared_and_patched_ones_are_copied() {
+        let patch = EnvoyOverride {
+            proxies: Some("productpage".into()),
+            healthy_panic_threshold: Some(30),
+            ..EnvoyOverride::default()
+        };
+        let shared = Rc::new(reviews(true));
+        let gateway = patched(std::slice::from_ref(&patch), "ingressgateway", "reviews", Rc::clone(&shared));
+        assert!(Rc::ptr_eq(&gateway, &shared), "nothing selects the gateway: no copy");
+        let productpage = patched(&[patch], "productpage", "reviews", Rc::clone(&shared));
+        assert!(!Rc::ptr_eq(&productpage, &shared));
+        assert_eq!((productpage.lb.panic_threshold, shared.lb.panic_threshold), (30, 0));
     }
 }

@@ -37,7 +37,7 @@ use crate::envoy::outlier_detection::{EjectionOutcome, HostResult};
 use crate::envoy::retry::{RetryPolicy, TryOutcome};
 use crate::envoy::route::pick_weighted;
 use crate::istio::cluster::{TranslateError, build};
-use crate::istio::envoy_filter::apply_all;
+use crate::istio::envoy_filter::patched;
 use crate::istio::locality::{Client, Locality, ServiceEndpoint};
 use crate::istio::retry::route_policy;
 use translations::{Translation, Translations};
@@ -686,10 +686,10 @@ impl World {
                 continue;
             }
             for subset in self.routes[service].subsets.clone() {
-                let Translation { mut settings, table } =
+                let Translation { settings, table } =
                     self.translation(&locality, service, subset.as_deref(), None).map_err(BuildError::Istio)?;
                 let service_name = &self.config.app.services[service].name;
-                apply_all(&self.config.istio.envoy_overrides, &workload, service_name, &mut settings);
+                let settings = patched(&self.config.istio.envoy_overrides, &workload, service_name, settings);
                 let cluster = UpstreamCluster::new(settings, table, SimTime::ZERO, &mut self.streams.outlier);
                 routes[service].push((self.upstreams.len() - first) as u32);
                 let owner = self.proxies.len();

@@ -27,7 +27,7 @@ struct TranslationKey {
 /// shared layout of its hosts.
 #[derive(Clone, Debug)]
 pub(super) struct Translation {
-    pub(super) settings: ClusterSettings,
+    pub(super) settings: Rc<ClusterSettings>,
     pub(super) table: Rc<HostTable>,
 }
 
@@ -66,7 +66,7 @@ impl World {
             build(&self.config.istio.mesh, &client, self.config.istio.proxy_concurrency, rule, subset, &endpoints)?;
         let tables = &mut self.translations.tables;
         let table = Rc::clone(tables.entry(built.assignment.assignment).or_insert_with_key(HostTable::new));
-        let made = Translation { settings: built.settings, table };
+        let made = Translation { settings: Rc::new(built.settings), table };
         self.translations.made.insert(key, made.clone());
         Ok(made)
     }
