@@ -53,17 +53,17 @@ pub struct HostPool {
 
 impl HostPool {
     /// Where the connecting run starts and the waiting run starts.
-    #[inline]
     fn runs(&self) -> (usize, usize) {
         let idle = self.idle as usize;
         (idle, idle + self.connecting as usize)
     }
 
+    /// How many streams wait.
     fn waiting_len(&self) -> usize {
         (self.slots.len() - self.runs().1) / 2
     }
 
-    #[inline]
+    /// A connection that has carried `carried` requests goes idle, the most recent.
     fn push_idle(&mut self, carried: u32) {
         // Usually nothing is connecting or waiting: the idle run is the whole buffer.
         if self.idle as usize == self.slots.len() {
@@ -97,7 +97,6 @@ impl HostPool {
 
     /// An idle ready connection for a new request: the requests it carried so far. The
     /// connection is busy from now on.
-    #[inline]
     pub fn take_idle(&mut self) -> Option<u32> {
         let last = self.idle.checked_sub(1)?;
         let carried = if self.idle as usize == self.slots.len() {
