@@ -195,7 +195,7 @@ struct Attempt {
     /// The generation events of this attempt carry.
     generation: u32,
     per_try_timeout: Option<EventHandle>,
-    /// The pod's answer once sent (status and markers), while it travels back to the caller.
+    /// The pod's answer (status and markers) once the pod has sent it, for its Answer event.
     answer: Option<(u16, u32)>,
 }
 

@@ -146,7 +146,12 @@ impl World {
             self.metrics.share(now, info.zone, &service.versions[info.version].name);
         }
         let (index, serial, generation) = record.caller;
-        let Some(proxy_zone) = self.calls.get_mut(index, serial).map(|c| c.zone) else { return };
+        let Some(call) = self.calls.get_mut(index, serial) else { return };
+        let proxy_zone = call.zone;
+        // What the answer says travels with the attempt it answers (read only by its Answer event).
+        if let Some(attempt) = call.attempt.as_mut().filter(|a| a.generation == generation) {
+            attempt.answer = Some((status, markers));
+        }
         let response_bytes = service.response_bytes;
         let (from, to) = (info.zone, proxy_zone);
         if self.pods[pod].down {
@@ -154,10 +159,6 @@ impl World {
         }
         match self.transmit(from, to, response_bytes, now) {
             Delivery::At(arrival) => {
-                let attempt = self.calls.get_mut(index, serial).and_then(|c| c.attempt.as_mut());
-                if let Some(attempt) = attempt.filter(|a| a.generation == generation) {
-                    attempt.answer = Some((status, markers));
-                }
                 s.schedule_at(arrival, Event::Answer(index, generation));
             }
             Delivery::Dropped => {
