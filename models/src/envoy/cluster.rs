@@ -228,7 +228,7 @@ impl UpstreamCluster {
         let active = &self.active;
         let host = self.lb.choose_host(
             worker,
-            |h| active.get(h, 0).copied().unwrap_or(0),
+            |h| active.get(h, 0).unwrap_or(0),
             &previous_hosts[..known],
             selection.picks,
             retry_load.as_ref(),

@@ -16,6 +16,8 @@
 
 use smallvec::SmallVec;
 
+use super::per_host::Packable;
+
 /// The router's handle of a stream waiting in a pool (opaque to the pool).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PendingStream(pub u32, pub u32);
@@ -238,6 +240,23 @@ impl HostPool {
         (self.idle, self.connecting) = (0, 0);
         self.draining = self.busy;
         (closed, waiting)
+    }
+}
+
+impl Packable for HostPool {
+    /// A pool holding one idle connection and nothing else packs as the requests that
+    /// connection has carried.
+    fn pack(&self) -> Option<u32> {
+        match self.slots.as_slice() {
+            &[carried] if self.idle == 1 && self.busy == 0 && self.draining == 0 => Some(carried),
+            _ => None,
+        }
+    }
+
+    fn unpack(carried: u32) -> Self {
+        let mut pool = HostPool::default();
+        pool.push_idle(carried);
+        pool
     }
 }
 

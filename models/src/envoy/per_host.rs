@@ -4,10 +4,14 @@
 //!
 //! A small cluster (a few dozen host and worker pairs) keeps every value in a vector indexed by
 //! host and worker, made on its first use: a look-up is an index. A large one keeps only the
-//! values it uses in a hash map, and drops those back at their default (a pool whose every
-//! connection closed with no stream waiting, as reviews' one-request connections leave it; a host
-//! with no request in flight) each time the map doubles, so it holds about the hosts in use, not
-//! every host of a 1,000-pod deployment.
+//! values it uses, in a hash map of one number per (host, worker): a value that packs into one
+//! number (a count; a pool holding one idle connection and nothing else, as a large mesh leaves
+//! most of its pools) is kept as that number, any other in a side list the number points to.
+//! The value last looked up is held unpacked until another is, so the several look-ups of one
+//! event unpack it once. Values back at their default (a pool whose every connection closed
+//! with no stream waiting, as reviews' one-request connections leave it; a host with no request
+//! in flight) are dropped each time the map doubles. So a proxy keeps about ten bytes per host
+//! and worker it has used, not a pool for every host of a 1,000-pod deployment.
 
 use rustc_hash::FxHashMap;
 
@@ -15,22 +19,134 @@ use rustc_hash::FxHashMap;
 const DENSE_PAIRS_MAX: usize = 64;
 /// The fewest values a hash map holds before it looks for default ones to drop.
 const MIN_PRUNE_AT: usize = 8;
+/// A map cell at or above this (but for [`AT_DEFAULT`]) holds a spilled value's place above it;
+/// below it, a packed value.
+const SPILLED: u32 = 1 << 31;
+/// A map cell whose value is back at its default, dropped at the next prune.
+const AT_DEFAULT: u32 = u32::MAX;
 
-/// Which value of a large cluster: a host and a worker, ordered host first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct PoolKey(u64);
+/// A value that is, most of the time, one small number: a large cluster keeps it as that number.
+pub trait Packable: Clone + Default + PartialEq {
+    /// The value as one number, if it can be (numbers from `2^31` up are not kept packed).
+    fn pack(&self) -> Option<u32>;
+    /// The value that `pack` gave `packed` for.
+    fn unpack(packed: u32) -> Self;
+}
 
-impl PoolKey {
-    fn new(host: u32, worker: usize) -> Self {
-        PoolKey(u64::from(host) << 32 | worker as u64)
+impl Packable for u32 {
+    fn pack(&self) -> Option<u32> {
+        Some(*self)
     }
 
-    fn host(self) -> u32 {
-        (self.0 >> 32) as u32
+    fn unpack(packed: u32) -> Self {
+        packed
+    }
+}
+
+/// The values of a large cluster that do not pack, each where its map cell points.
+#[derive(Clone, Debug, Default)]
+struct Spilled<T> {
+    values: Vec<T>,
+    /// Places in `values` no cell points to.
+    free: Vec<u32>,
+}
+
+impl<T: Packable> Spilled<T> {
+    /// The value a map cell stands for, taken out of the spilled list if it is there (its place
+    /// stays the cell's until the value is put back).
+    fn take(&mut self, cell: u32) -> T {
+        match cell {
+            AT_DEFAULT => T::default(),
+            SPILLED.. => std::mem::take(&mut self.values[(cell - SPILLED) as usize]),
+            packed => T::unpack(packed),
+        }
     }
 
-    fn worker(self) -> usize {
-        self.0 as u32 as usize
+    /// The value a map cell stands for, left where it is.
+    fn peek(&self, cell: u32) -> T {
+        match cell {
+            AT_DEFAULT => T::default(),
+            SPILLED.. => self.values[(cell - SPILLED) as usize].clone(),
+            packed => T::unpack(packed),
+        }
+    }
+
+    /// Puts `value`, taken out for `cell`, back: packed into the cell if it packs (or marked
+    /// default), else into the spilled list.
+    fn put_back(&mut self, cell: &mut u32, value: T) {
+        let spilled_at = (SPILLED..AT_DEFAULT).contains(cell).then(|| *cell - SPILLED);
+        let packed = if value == T::default() { Some(AT_DEFAULT) } else { value.pack().filter(|&p| p < SPILLED) };
+        match (packed, spilled_at) {
+            (Some(packed), None) => *cell = packed,
+            (Some(packed), Some(place)) => {
+                self.free.push(place);
+                *cell = packed;
+            }
+            (None, Some(place)) => self.values[place as usize] = value,
+            (None, None) => {
+                let place = match self.free.pop() {
+                    Some(place) => {
+                        self.values[place as usize] = value;
+                        place
+                    }
+                    None => {
+                        self.values.push(value);
+                        self.values.len() as u32 - 1
+                    }
+                };
+                *cell = SPILLED + place;
+            }
+        }
+    }
+}
+
+/// The values in use of a large cluster.
+#[derive(Clone, Debug)]
+struct Sparse<T> {
+    /// Per (host, worker), as `host * workers + worker`: a packed value, a spilled one's place
+    /// above [`SPILLED`], or [`AT_DEFAULT`]; stale for the value out.
+    cells: FxHashMap<u32, u32>,
+    spilled: Spilled<T>,
+    /// The value last looked up, unpacked, and its key.
+    out: Option<(u32, T)>,
+    /// When `cells` reaches this many, the ones at their default are dropped.
+    prune_at: usize,
+}
+
+impl<T: Packable> Sparse<T> {
+    /// Puts the value out back into its cell.
+    fn put_out_back(&mut self) {
+        if let Some((key, value)) = self.out.take() {
+            let cell = self.cells.get_mut(&key).expect("the value out keeps its cell");
+            self.spilled.put_back(cell, value);
+        }
+    }
+
+    /// The value of `key`, if it was ever used, left where it is.
+    #[inline(never)]
+    fn get(&self, key: u32) -> Option<T> {
+        match &self.out {
+            Some((out, value)) if *out == key => Some(value.clone()),
+            _ => self.cells.get(&key).map(|&cell| self.spilled.peek(cell)),
+        }
+    }
+
+    /// The value of `key`, made the default on first use if `create`; it is out from now on.
+    fn take_out(&mut self, key: u32, create: bool) -> Option<&mut T> {
+        if self.out.as_ref().is_none_or(|(out, _)| *out != key) {
+            self.put_out_back();
+            let cell = if create {
+                if self.cells.len() >= self.prune_at && !self.cells.contains_key(&key) {
+                    self.cells.retain(|_, cell| *cell != AT_DEFAULT);
+                    self.prune_at = (2 * self.cells.len()).max(MIN_PRUNE_AT);
+                }
+                *self.cells.entry(key).or_insert(AT_DEFAULT)
+            } else {
+                *self.cells.get(&key)?
+            };
+            self.out = Some((key, self.spilled.take(cell)));
+        }
+        self.out.as_mut().map(|(_, value)| value)
     }
 }
 
@@ -39,8 +155,7 @@ impl PoolKey {
 enum Layout<T> {
     /// Host `h`'s value on worker `w` at `h * workers + w`; empty until the first is used.
     Dense(Vec<T>),
-    /// The values in use; when `values` reaches `prune_at`, default ones are dropped.
-    Sparse { values: FxHashMap<PoolKey, T>, prune_at: usize },
+    Sparse(Sparse<T>),
 }
 
 /// A value per host and worker of one cluster on one proxy; absent is the default.
@@ -51,14 +166,20 @@ pub struct PerHost<T> {
     layout: Layout<T>,
 }
 
-impl<T: Clone + Default + PartialEq> PerHost<T> {
+impl<T: Packable> PerHost<T> {
     /// Every value at its default, for `hosts` hosts and `workers` workers.
+    ///
+    /// A large cluster names a (host, worker) pair by one `u32`: the scenario limits (50,000
+    /// pods, 64 workers) keep every cluster far below that.
     pub fn new(hosts: usize, workers: usize) -> Self {
         let workers = workers.max(1);
-        let layout = if hosts * workers <= DENSE_PAIRS_MAX {
+        let pairs = hosts * workers;
+        let layout = if pairs <= DENSE_PAIRS_MAX {
             Layout::Dense(Vec::new())
         } else {
-            Layout::Sparse { values: FxHashMap::default(), prune_at: MIN_PRUNE_AT }
+            assert!(u32::try_from(pairs).is_ok(), "{hosts} hosts on {workers} workers are past the model's limits");
+            let cells = FxHashMap::default();
+            Layout::Sparse(Sparse { cells, spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT })
         };
         PerHost { hosts, workers, layout }
     }
@@ -68,64 +189,56 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
         self.workers
     }
 
-    /// Where worker `worker`'s value for `host` sits in a vector; a worker beyond the proxy's
-    /// folds onto one of them, in every look-up alike.
+    /// Where worker `worker`'s value for `host` sits in a vector, and its key in a map; a worker
+    /// beyond the proxy's folds onto one of them, in every look-up alike.
     #[inline]
-    fn slot(&self, host: u32, worker: usize) -> (usize, usize) {
+    fn slot(&self, host: u32, worker: usize) -> usize {
         let worker = if worker < self.workers { worker } else { worker % self.workers };
-        (host as usize * self.workers + worker, worker)
+        host as usize * self.workers + worker
     }
 
     /// Worker `worker`'s value for `host`, made the default on first use.
     #[inline]
     pub fn entry(&mut self, host: u32, worker: usize) -> &mut T {
-        let (slot, worker) = self.slot(host, worker);
+        let slot = self.slot(host, worker);
         if matches!(&self.layout, Layout::Dense(values) if !values.is_empty()) {
             let Layout::Dense(values) = &mut self.layout else { unreachable!("just matched") };
             return &mut values[slot];
         }
-        self.first_entry(host, worker)
+        self.first_entry(slot)
     }
 
-    /// `entry` past the look-up of a vector already made (`worker` folded): makes it, or goes
-    /// through the map.
+    /// `entry` past the look-up of a vector already made: makes it, or goes through the map.
     #[inline(never)]
-    fn first_entry(&mut self, host: u32, worker: usize) -> &mut T {
+    fn first_entry(&mut self, slot: usize) -> &mut T {
         match &mut self.layout {
             Layout::Dense(values) => {
                 if values.is_empty() {
                     values.resize(self.hosts * self.workers, T::default());
                 }
-                &mut values[host as usize * self.workers + worker]
+                &mut values[slot]
             }
-            Layout::Sparse { values, prune_at } => {
-                let key = PoolKey::new(host, worker);
-                if values.len() >= *prune_at && !values.contains_key(&key) {
-                    values.retain(|_, value| *value != T::default());
-                    *prune_at = (2 * values.len()).max(MIN_PRUNE_AT);
-                }
-                values.entry(key).or_default()
-            }
+            Layout::Sparse(sparse) => sparse.take_out(slot as u32, true).expect("made on first use"),
         }
     }
 
     /// Worker `worker`'s value for `host`, if it was ever used.
     #[inline]
     pub fn existing(&mut self, host: u32, worker: usize) -> Option<&mut T> {
-        let (slot, worker) = self.slot(host, worker);
+        let slot = self.slot(host, worker);
         match &mut self.layout {
             Layout::Dense(values) => values.get_mut(slot),
-            Layout::Sparse { values, .. } => values.get_mut(&PoolKey::new(host, worker)),
+            Layout::Sparse(sparse) => sparse.take_out(slot as u32, false),
         }
     }
 
     /// Worker `worker`'s value for `host`, if it was ever used.
     #[inline]
-    pub fn get(&self, host: u32, worker: usize) -> Option<&T> {
-        let (slot, worker) = self.slot(host, worker);
+    pub fn get(&self, host: u32, worker: usize) -> Option<T> {
+        let slot = self.slot(host, worker);
         match &self.layout {
-            Layout::Dense(values) => values.get(slot),
-            Layout::Sparse { values, .. } => values.get(&PoolKey::new(host, worker)),
+            Layout::Dense(values) => values.get(slot).cloned(),
+            Layout::Sparse(sparse) => sparse.get(slot as u32),
         }
     }
 
@@ -134,29 +247,26 @@ impl<T: Clone + Default + PartialEq> PerHost<T> {
     pub fn take_for(&mut self, hosts: usize) -> Vec<(u32, usize, T)> {
         let old = std::mem::replace(self, PerHost::new(hosts, self.workers));
         let workers = old.workers;
-        let mut in_use: Vec<(u32, usize, T)> = match old.layout {
-            Layout::Dense(values) => values
-                .into_iter()
-                .enumerate()
-                .map(|(slot, value)| ((slot / workers) as u32, slot % workers, value))
-                .filter(|(_, _, value)| *value != T::default())
-                .collect(),
-            Layout::Sparse { values, .. } => values
-                .into_iter()
-                .filter(|(_, value)| *value != T::default())
-                .map(|(key, value)| (key.host(), key.worker(), value))
-                .collect(),
+        let mut in_use: Vec<(usize, T)> = match old.layout {
+            Layout::Dense(values) => values.into_iter().enumerate().collect(),
+            Layout::Sparse(mut sparse) => {
+                sparse.put_out_back();
+                let Sparse { cells, mut spilled, .. } = sparse;
+                cells.into_iter().map(|(key, cell)| (key as usize, spilled.take(cell))).collect()
+            }
         };
-        in_use.sort_unstable_by_key(|&(host, worker, _)| (host, worker));
-        in_use
+        in_use.retain(|(_, value)| *value != T::default());
+        in_use.sort_unstable_by_key(|&(slot, _)| slot);
+        in_use.into_iter().map(|(slot, value)| ((slot / workers) as u32, slot % workers, value)).collect()
     }
 
-    /// Values held, default ones not yet dropped included.
+    /// Values held, default ones not yet dropped included, and how many of them are spilled
+    /// (the value out counted where it was).
     #[cfg(test)]
-    fn held(&self) -> usize {
+    fn held(&self) -> (usize, usize) {
         match &self.layout {
-            Layout::Dense(values) => values.len(),
-            Layout::Sparse { values, .. } => values.len(),
+            Layout::Dense(values) => (values.len(), 0),
+            Layout::Sparse(sparse) => (sparse.cells.len(), sparse.spilled.values.len() - sparse.spilled.free.len()),
         }
     }
 }
@@ -182,9 +292,78 @@ mod tests {
         for host in 0..200 {
             one_request(&mut map, host, (host % 2) as usize);
         }
-        assert!(map.held() <= 2 * MIN_PRUNE_AT, "{} pools kept", map.held());
+        assert!(map.held().0 <= 2 * MIN_PRUNE_AT, "{:?} pools kept", map.held());
         // A dropped pool is a new empty one when next used.
         assert_eq!(map.entry(0, 0).take_idle(), None);
+    }
+
+    #[test]
+    fn a_large_cluster_keeps_pools_left_with_one_idle_connection_packed() {
+        let mut map: PerHost<HostPool> = PerHost::new(1001, 2);
+        for host in 0..200 {
+            let pool = map.entry(host, 1);
+            pool.wait(PendingStream(host, 0));
+            pool.start_connecting(host);
+            assert_eq!(pool.connected(host), Some(Some(PendingStream(host, 0))));
+            // Waiting, connecting and busy pools do not pack: once another pool is looked up,
+            // this one spills while in that state.
+            map.entry(1000, 0);
+            assert_eq!(map.held().1, 1, "host {host}");
+            assert_eq!(map.entry(host, 1).release(host + 1, None, false), Released::Idle);
+        }
+        map.entry(1000, 0);
+        assert_eq!(map.held(), (201, 0), "every pool packed, none spilled");
+        // Unpacked, a pool gives back its idle connection with the requests it carried.
+        assert_eq!(map.entry(7, 1).take_idle(), Some(8));
+        assert_eq!(map.get(7, 1).map(|pool| pool.is_unconnected()), Some(false), "busy");
+    }
+
+    /// One step on a pool with `busy` busy connections, as the router takes them: 0 a stream
+    /// waits, 1 a connection starts, 2 it comes up, 3 it fails to, 4 a busy connection's
+    /// request ends, 5 an idle connection is taken, 6 the pool drains. Returns the busy
+    /// connections after it.
+    fn step(pool: &mut HostPool, op: u8, n: u32, busy: u32) -> u32 {
+        match op {
+            0 => pool.wait(PendingStream(n, 0)),
+            1 => pool.start_connecting(n),
+            2 => return busy + u32::from(matches!(pool.connected(n), Some(Some(_)))),
+            3 => drop(pool.connect_failed(n)),
+            4 if busy > 0 => {
+                let released = pool.release(n, [None, Some(2)][n as usize % 2], n == 3);
+                return busy - u32::from(!matches!(released, Released::Reused(..)));
+            }
+            5 => return busy + u32::from(pool.take_idle().is_some()),
+            6 => drop(pool.drain()),
+            _ => {}
+        }
+        busy
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn either_layout_keeps_what_a_map_of_pools_keeps(
+            hosts in proptest::sample::select(vec![4usize, 100]),
+            ops in proptest::collection::vec((0u32..6, 0usize..3, 0u8..7, 0u32..4), 1..300),
+        ) {
+            let mut map: PerHost<HostPool> = PerHost::new(hosts, 2);
+            let mut reference = std::collections::BTreeMap::new();
+            let mut busy = std::collections::BTreeMap::new();
+            for (host, worker, op, n) in ops {
+                let (host, folded) = (host % hosts as u32, worker % 2);
+                let before = busy.get(&(host, folded)).copied().unwrap_or(0);
+                let after = step(map.entry(host, worker), op, n, before);
+                let pool = reference.entry((host, folded)).or_insert_with(HostPool::default);
+                proptest::prop_assert_eq!(step(pool, op, n, before), after);
+                busy.insert((host, folded), after);
+                proptest::prop_assert_eq!(map.get(host, worker).unwrap_or_default(), pool.clone());
+            }
+            let expected: Vec<(u32, usize, HostPool)> = reference
+                .into_iter()
+                .filter(|(_, pool)| *pool != HostPool::default())
+                .map(|((host, worker), pool)| (host, worker, pool))
+                .collect();
+            proptest::prop_assert_eq!(map.take_for(hosts), expected);
+        }
     }
 
     #[test]
@@ -192,13 +371,12 @@ mod tests {
         for hosts in [4, 100] {
             let mut map: PerHost<HostPool> = PerHost::new(hosts, 2);
             for (host, worker) in [(3, 1), (1, 0), (3, 0), (2, 1)] {
-                let pool = map.entry(host, worker);
-                pool.wait(PendingStream(host, worker as u32));
+                map.entry(host, worker).wait(PendingStream(host, worker as u32));
             }
             one_request(&mut map, 0, 0);
             let taken: Vec<(u32, usize)> = map.take_for(hosts).iter().map(|&(h, w, _)| (h, w)).collect();
             assert_eq!(taken, [(1, 0), (2, 1), (3, 0), (3, 1)], "{hosts} hosts");
-            assert_eq!(map.held(), 0);
+            assert_eq!(map.held(), (0, 0));
         }
     }
 
@@ -207,7 +385,7 @@ mod tests {
         for hosts in [4, 100] {
             let mut counts: PerHost<u32> = PerHost::new(hosts, 1);
             *counts.entry(2, 0) += 1;
-            assert_eq!(counts.get(2, 0), Some(&1));
+            assert_eq!(counts.get(2, 0), Some(1));
             *counts.entry(2, 0) -= 1;
             assert!(counts.take_for(hosts).is_empty(), "{hosts} hosts");
         }
