@@ -34,9 +34,9 @@ pub enum Released {
 }
 
 /// The pooled connections of one worker of a client proxy to one host. A pool rarely holds more
-/// than two connections or waiting streams, so they live inline in one buffer: a proxy keeps a
-/// pool for every host it has connections to (hundreds of thousands in a large mesh), without an
-/// allocation each, in 48 bytes.
+/// than two connections or waiting streams, so they live inline in one buffer, in 48 bytes
+/// without an allocation; a large cluster keeps the pools left with one idle connection (hundreds
+/// of thousands in a large mesh) packed as one number ([`Packable`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostPool {
     /// Three runs, one after the other: the idle ready connections, each as the requests it has

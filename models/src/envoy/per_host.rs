@@ -10,8 +10,8 @@
 //! The value last looked up is held unpacked until another is, so the several look-ups of one
 //! event unpack it once. Values back at their default (a pool whose every connection closed
 //! with no stream waiting, as reviews' one-request connections leave it; a host with no request
-//! in flight) are dropped each time the map doubles. So a proxy keeps about ten bytes per host
-//! and worker it has used, not a pool for every host of a 1,000-pod deployment.
+//! in flight) are dropped each time the map doubles. So a proxy keeps about a dozen bytes per
+//! host and worker it has used, not a pool for every host of a 1,000-pod deployment.
 
 use rustc_hash::FxHashMap;
 
@@ -155,6 +155,7 @@ impl<T: Packable> Sparse<T> {
 enum Layout<T> {
     /// Host `h`'s value on worker `w` at `h * workers + w`; empty until the first is used.
     Dense(Vec<T>),
+    /// The values in use, packed where they can be.
     Sparse(Sparse<T>),
 }
 
