@@ -44,7 +44,10 @@ impl LocalityScheduler {
                 edf
             }
         });
-        LocalityScheduler { edf, weights: effective_weights }
+        // Without a schedule (no locality eligible, as for every level's degraded hosts under
+        // Istio) the weights are never read: a large mesh has thousands of such schedules.
+        let weights = if edf.is_some() { effective_weights } else { Vec::new() };
+        LocalityScheduler { edf, weights }
     }
 
     /// The next locality, or `None` when every effective weight is zero.

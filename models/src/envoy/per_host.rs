@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 /// The most (host, worker) pairs a cluster keeps in a vector; above, a hash map.
 const DENSE_PAIRS_MAX: usize = 64;
 /// The fewest values a hash map holds before it looks for default ones to drop.
-const MIN_PRUNE_AT: usize = 8;
+const MIN_PRUNE_AT: u32 = 8;
 /// A map cell at or above this (but for [`AT_DEFAULT`]) holds a spilled value's place above it;
 /// below it, a packed value.
 const SPILLED: u32 = 1 << 31;
@@ -110,7 +110,7 @@ struct Sparse<T> {
     /// The value last looked up, unpacked, and its key.
     out: Option<(u32, T)>,
     /// When `cells` reaches this many, the ones at their default are dropped.
-    prune_at: usize,
+    prune_at: u32,
 }
 
 impl<T: Packable> Sparse<T> {
@@ -136,9 +136,9 @@ impl<T: Packable> Sparse<T> {
         if self.out.as_ref().is_none_or(|(out, _)| *out != key) {
             self.put_out_back();
             let cell = if create {
-                if self.cells.len() >= self.prune_at && !self.cells.contains_key(&key) {
+                if self.cells.len() >= self.prune_at as usize && !self.cells.contains_key(&key) {
                     self.cells.retain(|_, cell| *cell != AT_DEFAULT);
-                    self.prune_at = (2 * self.cells.len()).max(MIN_PRUNE_AT);
+                    self.prune_at = (2 * self.cells.len() as u32).max(MIN_PRUNE_AT);
                 }
                 *self.cells.entry(key).or_insert(AT_DEFAULT)
             } else {
@@ -162,40 +162,42 @@ enum Layout<T> {
 /// A value per host and worker of one cluster on one proxy; absent is the default.
 #[derive(Clone, Debug)]
 pub struct PerHost<T> {
-    hosts: usize,
-    workers: usize,
+    hosts: u32,
+    workers: u32,
     layout: Layout<T>,
 }
 
 impl<T: Packable> PerHost<T> {
     /// Every value at its default, for `hosts` hosts and `workers` workers.
     ///
-    /// A large cluster names a (host, worker) pair by one `u32`: the scenario limits (50,000
-    /// pods, 64 workers) keep every cluster far below that.
+    /// A (host, worker) pair is named by one `u32`: the scenario limits (50,000 pods, 64
+    /// workers) keep every cluster far below that.
     pub fn new(hosts: usize, workers: usize) -> Self {
         let workers = workers.max(1);
         let pairs = hosts * workers;
         let layout = if pairs <= DENSE_PAIRS_MAX {
             Layout::Dense(Vec::new())
         } else {
-            assert!(u32::try_from(pairs).is_ok(), "{hosts} hosts on {workers} workers are past the model's limits");
             let cells = FxHashMap::default();
             Layout::Sparse(Sparse { cells, spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT })
         };
-        PerHost { hosts, workers, layout }
+        // Fewer than 2^32 pairs: so are the hosts and the workers (at least one).
+        assert!(u32::try_from(pairs).is_ok(), "{hosts} hosts on {workers} workers are past the model's limits");
+        PerHost { hosts: hosts as u32, workers: workers as u32, layout }
     }
 
     /// The workers that have values.
     pub fn workers(&self) -> usize {
-        self.workers
+        self.workers as usize
     }
 
     /// Where worker `worker`'s value for `host` sits in a vector, and its key in a map; a worker
     /// beyond the proxy's folds onto one of them, in every look-up alike.
     #[inline]
     fn slot(&self, host: u32, worker: usize) -> usize {
-        let worker = if worker < self.workers { worker } else { worker % self.workers };
-        host as usize * self.workers + worker
+        let workers = self.workers as usize;
+        let worker = if worker < workers { worker } else { worker % workers };
+        host as usize * workers + worker
     }
 
     /// Worker `worker`'s value for `host`, made the default on first use.
@@ -215,7 +217,7 @@ impl<T: Packable> PerHost<T> {
         match &mut self.layout {
             Layout::Dense(values) => {
                 if values.is_empty() {
-                    values.resize(self.hosts * self.workers, T::default());
+                    values.resize(self.hosts as usize * self.workers as usize, T::default());
                 }
                 &mut values[slot]
             }
@@ -246,8 +248,8 @@ impl<T: Packable> PerHost<T> {
     /// Empties the map for a new layout of `hosts` hosts, returning every value that was not
     /// the default as `(host, worker, value)`, by host then worker.
     pub fn take_for(&mut self, hosts: usize) -> Vec<(u32, usize, T)> {
-        let old = std::mem::replace(self, PerHost::new(hosts, self.workers));
-        let workers = old.workers;
+        let old = std::mem::replace(self, PerHost::new(hosts, self.workers()));
+        let workers = old.workers();
         let mut in_use: Vec<(usize, T)> = match old.layout {
             Layout::Dense(values) => values.into_iter().enumerate().collect(),
             Layout::Sparse(mut sparse) => {
@@ -293,7 +295,7 @@ mod tests {
         for host in 0..200 {
             one_request(&mut map, host, (host % 2) as usize);
         }
-        assert!(map.held().0 <= 2 * MIN_PRUNE_AT, "{:?} pools kept", map.held());
+        assert!(map.held().0 <= 2 * MIN_PRUNE_AT as usize, "{:?} pools kept", map.held());
         // A dropped pool is a new empty one when next used.
         assert_eq!(map.entry(0, 0).take_idle(), None);
     }
