@@ -84,6 +84,8 @@ pub struct UpstreamCluster {
     mergers: Vec<UpdateMerger>,
     /// Requests in flight per host (`rq_active`), shared by the workers.
     active: PerHost<u32>,
+    /// The sum of `active`: while it is zero, a least-request pick needs no look-up.
+    in_flight: u32,
     breaker: CircuitBreaker,
     /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
     pools: PerHost<HostPool>,
@@ -126,6 +128,7 @@ impl UpstreamCluster {
             delivered_ejected: Vec::new(),
             updated_ejected: Vec::new(),
             active: PerHost::new(hosts, 1),
+            in_flight: 0,
             breaker: CircuitBreaker::default(),
             pools,
             generation: 0,
@@ -225,10 +228,10 @@ impl UpstreamCluster {
             self.lb.retry_load(&tried_levels)
         };
         let worker = worker % self.lb.worker_count();
-        let active = &self.active;
+        let (active, in_flight) = (&self.active, self.in_flight);
         let host = self.lb.choose_host(
             worker,
-            |h| active.get(h, 0).unwrap_or(0),
+            |h| if in_flight == 0 { 0 } else { active.get(h, 0).unwrap_or(0) },
             &previous_hosts[..known],
             selection.picks,
             retry_load.as_ref(),
@@ -291,14 +294,18 @@ impl UpstreamCluster {
         self.stats.upstream_rq_total += 1;
         if let Some(host) = self.resolve(pick) {
             *self.active.entry(host, 0) += 1;
+            self.in_flight += 1;
         }
     }
 
     /// A request to the picked host finished, whatever its outcome.
     pub fn request_finished(&mut self, pick: Pick) {
         let Some(host) = self.resolve(pick) else { return };
-        if let Some(active) = self.active.existing(host, 0) {
-            *active = active.saturating_sub(1);
+        if let Some(active) = self.active.existing(host, 0)
+            && *active > 0
+        {
+            *active -= 1;
+            self.in_flight -= 1;
         }
     }
 
@@ -444,9 +451,11 @@ impl UpstreamCluster {
         if let Some(detector) = &mut self.detector {
             detector.remap_hosts(table.hosts().len(), |host| new_index(host as u32).map(|h| h as usize));
         }
+        self.in_flight = 0;
         for (host, _, active) in self.active.take_for(table.hosts().len()) {
             if let Some(kept) = new_index(host) {
                 *self.active.entry(kept, 0) = active;
+                self.in_flight += active;
             }
         }
         // Idle and connecting connections to departed hosts close now; busy ones close when
@@ -668,6 +677,31 @@ mod tests {
         assert_eq!(cluster.breaker().0.connections(), 0);
         assert_eq!(cluster.pool(pick, 0).unwrap().take_idle(), None);
         assert_eq!(cluster.pool(pick, 1).unwrap().take_idle(), None);
+    }
+
+    #[test]
+    fn requests_in_flight_steer_least_request_picks_across_an_update_until_they_end() {
+        let mut rng = RandomStreams::new(5).stream("cluster");
+        let mut cluster = UpstreamCluster::new(settings(0), HostTable::new(&assignment(&[&[1, 2]])), ms(0), &mut rng);
+        // Share of 4,000 picks that go to endpoint 1.
+        let share_of_1 = |cluster: &mut UpstreamCluster, rng: &mut sim::StreamRng| {
+            let picks = (0..4000).filter(|_| {
+                let pick = cluster.choose_host(0, &[], HostSelection::ANY, rng).unwrap();
+                pick.endpoint == EndpointId(1)
+            });
+            picks.count() as f64 / 4000.0
+        };
+        let busy = Pick { host: 0, endpoint: EndpointId(1), generation: 0 };
+        cluster.request_started(busy);
+        // Two choices: the busy host wins only when both draws fall on it (1/4).
+        assert!((share_of_1(&mut cluster, &mut rng) - 0.25).abs() < 0.03);
+        // Endpoint 4 joins; the busy host keeps its request: now 1/9.
+        cluster.update_assignment(HostTable::new(&assignment(&[&[1, 2, 4]])), ms(10), &mut rng);
+        assert!((share_of_1(&mut cluster, &mut rng) - 1.0 / 9.0).abs() < 0.03);
+        // Its request ends (a second end finds nothing to end): a third, like every host.
+        cluster.request_finished(busy);
+        cluster.request_finished(busy);
+        assert!((share_of_1(&mut cluster, &mut rng) - 1.0 / 3.0).abs() < 0.03);
     }
 
     #[test]
