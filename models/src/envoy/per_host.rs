@@ -10,8 +10,9 @@
 //! The value last looked up is held unpacked until another is, so the several look-ups of one
 //! event unpack it once. Values back at their default (a pool whose every connection closed
 //! with no stream waiting, as reviews' one-request connections leave it; a host with no request
-//! in flight) are dropped each time the map doubles. So a proxy keeps about a dozen bytes per
-//! host and worker it has used, not a pool for every host of a 1,000-pod deployment.
+//! in flight) are dropped each time the map doubles. So a proxy keeps one 8-byte cell (and the
+//! hash table's room) per host and worker it has used, not a pool for every host of a 1,000-pod
+//! deployment.
 
 use rustc_hash::FxHashMap;
 

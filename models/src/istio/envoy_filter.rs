@@ -63,8 +63,8 @@ pub fn patched(
     service: &str,
     mut settings: Rc<ClusterSettings>,
 ) -> Rc<ClusterSettings> {
-    for patch in overrides.iter().filter(|o| o.selects(workload, service)) {
-        patch.apply(Rc::make_mut(&mut settings));
+    if overrides.iter().any(|o| o.selects(workload, service)) {
+        apply_all(overrides, workload, service, Rc::make_mut(&mut settings));
     }
     settings
 }
