@@ -103,11 +103,11 @@ struct Worker {
     /// `seed_`: the start of every round-robin index and the pick count of weighted schedules.
     seed: u64,
     /// Per level, per source slot ([`Source::slot`]); entries outlive rebuilds, like Envoy's
-    /// `rr_indexes_`.
+    /// `rr_indexes_`. Kept only while picks read them ([`LoadBalancer::keeps_source_state`]).
     sources: Vec<Vec<SourceState>>,
-    /// Per level, the locality schedules; kept only with locality-weighted balancing.
-    healthy_localities: Vec<LocalityScheduler>,
-    degraded_localities: Vec<LocalityScheduler>,
+    /// Per level, the locality schedules of its healthy and its degraded hosts (indexed by
+    /// [`Availability`]); kept only with locality-weighted balancing.
+    localities: Vec<[LocalityScheduler; 2]>,
 }
 
 /// The host sets, priority load and per-worker pickers of one cluster on one proxy.
@@ -140,12 +140,7 @@ impl LoadBalancer {
             levels: Vec::new(),
             load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
             workers: (0..workers.max(1))
-                .map(|_| Worker {
-                    seed: rng.next_u64(),
-                    sources: Vec::new(),
-                    healthy_localities: Vec::new(),
-                    degraded_localities: Vec::new(),
-                })
+                .map(|_| Worker { seed: rng.next_u64(), sources: Vec::new(), localities: Vec::new() })
                 .collect(),
         };
         lb.set_hosts(table, ejected, rng);
@@ -160,8 +155,7 @@ impl LoadBalancer {
         self.levels.resize_with(level_count, Default::default);
         if self.settings.locality_weighted {
             for worker in &mut self.workers {
-                worker.healthy_localities.resize(level_count, LocalityScheduler::default());
-                worker.degraded_localities.resize(level_count, LocalityScheduler::default());
+                worker.localities.resize_with(level_count, Default::default);
             }
         }
         for level in 0..level_count as u32 {
@@ -199,6 +193,13 @@ impl LoadBalancer {
         self.workers.len()
     }
 
+    /// Whether picks read per-source state: round robin's indices, or the weighted schedules of
+    /// hosts whose weights differ. Least-request and random picks over Istio's equal weights
+    /// read none, so a large mesh's thousands of balancers keep none.
+    fn keeps_source_state(&self) -> bool {
+        self.settings.policy == LbPolicy::RoundRobin || !self.table.uniform_weights()
+    }
+
     /// Applies a host-set change of level `level` on every worker (Envoy's priority update
     /// callbacks), `ejected` listing the hosts out of rotation: rebuilds the level (or takes the
     /// shared one when none of its hosts is out), the priority load, the locality schedules and
@@ -232,11 +233,18 @@ impl LoadBalancer {
             sources.push((Source::LocalityHealthy(level, slot as u32), &locality.healthy));
             sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
         }
+        let keeps_sources = self.keeps_source_state();
         for worker in &mut self.workers {
             if self.settings.locality_weighted {
                 let mut start = || random_start.then(|| rng.next_u32());
-                worker.healthy_localities[p] = LocalityScheduler::new(healthy_weights.clone(), start());
-                worker.degraded_localities[p] = LocalityScheduler::new(degraded_weights.clone(), start());
+                worker.localities[p] = [
+                    LocalityScheduler::new(healthy_weights.clone(), start()),
+                    LocalityScheduler::new(degraded_weights.clone(), start()),
+                ];
+            }
+            if !keeps_sources {
+                worker.sources = Vec::new();
+                continue;
             }
             let seed = worker.seed;
             if worker.sources.len() <= p {
@@ -302,17 +310,14 @@ impl LoadBalancer {
         let random = rng.next_u64();
         let (level, availability) = retry_load.unwrap_or(&self.load).choose(random);
         let p = level as u32;
-        let worker = &mut self.workers[worker];
         let source = if self.load.panic[level] {
             self.panic_picks += 1;
             Source::All(p)
         } else {
-            let locality = if !self.settings.locality_weighted {
-                None
-            } else if availability == Availability::Healthy {
-                worker.healthy_localities[level].choose()
+            let locality = if self.settings.locality_weighted {
+                self.workers[worker].localities[level][availability as usize].choose()
             } else {
-                worker.degraded_localities[level].choose()
+                None
             };
             match (locality, availability) {
                 (Some(l), Availability::Healthy) => Source::LocalityHealthy(p, l as u32),
@@ -332,16 +337,21 @@ impl LoadBalancer {
         if candidates.is_empty() {
             return None;
         }
-        let (level_slot, source_slot) = source.slot();
-        let state = &mut worker.sources[level_slot][source_slot];
-        if let Some(edf) = &mut state.edf {
-            let hosts = self.table.hosts();
-            let policy = self.settings.policy;
-            return edf.pick_and_add(|h| host_weight(policy, hosts[h as usize].weight, active(h)));
+        let mut state = None;
+        if self.keeps_source_state() {
+            let (level_slot, source_slot) = source.slot();
+            let kept = &mut self.workers[worker].sources[level_slot][source_slot];
+            if let Some(edf) = &mut kept.edf {
+                let hosts = self.table.hosts();
+                let policy = self.settings.policy;
+                return edf.pick_and_add(|h| host_weight(policy, hosts[h as usize].weight, active(h)));
+            }
+            state = Some(kept);
         }
         let n = candidates.len() as u64;
         Some(match self.settings.policy {
             LbPolicy::RoundRobin => {
+                let state = state.expect("round robin keeps its indices");
                 let index = state.next_index;
                 state.next_index = state.next_index.wrapping_add(1);
                 candidates[(index % n) as usize]

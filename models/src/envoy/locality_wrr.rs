@@ -25,8 +25,22 @@ pub fn effective_locality_weight(
 
 /// The locality schedule of one priority level on one worker.
 #[derive(Clone, Debug, Default)]
-pub struct LocalityScheduler {
-    edf: Option<EdfScheduler>,
+pub enum LocalityScheduler {
+    /// No locality is eligible (every level's degraded hosts under Istio): a large mesh has
+    /// thousands of these.
+    #[default]
+    Empty,
+    /// One eligible locality, which every pick of an EDF schedule returns: held without the
+    /// schedule, as most of a large mesh's levels are.
+    Single(u32),
+    /// Two or more eligible localities, picked by EDF over their effective weights.
+    Weighted(Box<WeightedLocalities>),
+}
+
+/// The EDF schedule of two or more eligible localities.
+#[derive(Clone, Debug)]
+pub struct WeightedLocalities {
+    edf: EdfScheduler,
     weights: Vec<f64>,
 }
 
@@ -36,25 +50,34 @@ impl LocalityScheduler {
     pub fn new(effective_weights: Vec<f64>, start_picks: Option<u32>) -> Self {
         let entries: Vec<(u32, f64)> =
             effective_weights.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(i, &w)| (i as u32, w)).collect();
-        let edf = (!entries.is_empty()).then(|| match start_picks {
-            Some(picks) => EdfScheduler::with_picks(&entries, picks),
-            None => {
-                let mut edf = EdfScheduler::new();
-                entries.iter().for_each(|&(i, w)| edf.add(i, w));
-                edf
+        match entries.as_slice() {
+            [] => LocalityScheduler::Empty,
+            &[(only, _)] => LocalityScheduler::Single(only),
+            _ => {
+                let edf = match start_picks {
+                    Some(picks) => EdfScheduler::with_picks(&entries, picks),
+                    None => {
+                        let mut edf = EdfScheduler::new();
+                        entries.iter().for_each(|&(i, w)| edf.add(i, w));
+                        edf
+                    }
+                };
+                LocalityScheduler::Weighted(Box::new(WeightedLocalities { edf, weights: effective_weights }))
             }
-        });
-        // Without a schedule (no locality eligible, as for every level's degraded hosts under
-        // Istio) the weights are never read: a large mesh has thousands of such schedules.
-        let weights = if edf.is_some() { effective_weights } else { Vec::new() };
-        LocalityScheduler { edf, weights }
+        }
     }
 
     /// The next locality, or `None` when every effective weight is zero.
     #[inline]
     pub fn choose(&mut self) -> Option<usize> {
-        let weights = &self.weights;
-        self.edf.as_mut()?.pick_and_add(|i| weights[i as usize]).map(|i| i as usize)
+        match self {
+            LocalityScheduler::Empty => None,
+            LocalityScheduler::Single(only) => Some(*only as usize),
+            LocalityScheduler::Weighted(schedule) => {
+                let WeightedLocalities { edf, weights } = &mut **schedule;
+                edf.pick_and_add(|i| weights[i as usize]).map(|i| i as usize)
+            }
+        }
     }
 }
 
@@ -107,6 +130,15 @@ mod tests {
         let starts: std::collections::BTreeSet<usize> = (0..8).map(|p| first(Some(p))).collect();
         assert_eq!(starts.len(), 4);
         assert!(LocalityScheduler::new(vec![0.0, 0.0], None).choose().is_none());
+    }
+
+    #[test]
+    fn one_eligible_locality_takes_every_pick_whatever_the_start() {
+        // Held without a schedule; an EDF schedule over it would return it every time too.
+        for start in [None, Some(0), Some(12345)] {
+            let mut scheduler = LocalityScheduler::new(vec![0.0, 0.7, 0.0], start);
+            assert!((0..10).all(|_| scheduler.choose() == Some(1)));
+        }
     }
 
     #[test]
