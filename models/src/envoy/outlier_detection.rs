@@ -18,8 +18,6 @@
 //! Envoy walks its hosts in hash-map order at a sweep; here they are walked in host order, which
 //! only matters when a sweep's ejections compete for the max-ejection-percent budget.
 
-use std::collections::BTreeMap;
-
 use rand::Rng;
 use sim::{SimDuration, SimTime};
 
@@ -233,6 +231,59 @@ impl HostMonitor {
     }
 }
 
+/// The monitors of the hosts a detector watches, sorted by host. A detector of a large mesh
+/// watches a few hosts at a time, for which a B-tree's leaf of eleven monitors was most of its
+/// memory; a sorted vector holds them in one small allocation.
+#[derive(Clone, Debug, Default)]
+struct Monitors(Vec<(u32, HostMonitor)>);
+
+impl Monitors {
+    /// Builds from monitors in any order, each host at most once.
+    fn from_unsorted(mut monitors: Vec<(u32, HostMonitor)>) -> Self {
+        monitors.sort_unstable_by_key(|&(host, _)| host);
+        Monitors(monitors)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, host: usize) -> Option<&HostMonitor> {
+        let at = self.0.binary_search_by_key(&(host as u32), |&(h, _)| h).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    /// `host`'s monitor, a new one if it had none.
+    fn entry(&mut self, host: usize) -> &mut HostMonitor {
+        let at = match self.0.binary_search_by_key(&(host as u32), |&(h, _)| h) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (host as u32, HostMonitor::default()));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    /// The hosts (as indices) and their monitors, in host order.
+    fn iter(&self) -> impl Iterator<Item = (usize, &HostMonitor)> {
+        self.0.iter().map(|(h, m)| (*h as usize, m))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut HostMonitor)> {
+        self.0.iter_mut().map(|(h, m)| (*h as usize, m))
+    }
+
+    /// Keeps the monitors `keep` accepts; an emptied list gives its memory back, as an idle
+    /// detector holds none.
+    fn retain(&mut self, keep: impl Fn(&HostMonitor) -> bool) {
+        self.0.retain(|(_, m)| keep(m));
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+    }
+}
+
 /// The outlier detector of one client proxy for one upstream cluster.
 #[derive(Clone, Debug)]
 pub struct OutlierDetector {
@@ -241,7 +292,7 @@ pub struct OutlierDetector {
     /// Monitors of the hosts this proxy has sent to, in host order; a host never charged has a
     /// default monitor, which no sweep changes, so it is left out (a proxy of a large mesh
     /// sends to few of its hosts).
-    monitors: BTreeMap<usize, HostMonitor>,
+    monitors: Monitors,
     host_count: usize,
     ejected: usize,
     next_sweep: SimTime,
@@ -280,7 +331,7 @@ impl OutlierDetector {
         OutlierDetector {
             config,
             version,
-            monitors: BTreeMap::new(),
+            monitors: Monitors::default(),
             host_count: hosts,
             ejected: 0,
             next_sweep: first_sweep,
@@ -308,7 +359,7 @@ impl OutlierDetector {
             let missed = (now - self.next_sweep).as_nanos() / interval + 1;
             self.next_sweep += SimDuration::from_nanos(missed * interval);
         }
-        self.monitors.entry(host).or_default()
+        self.monitors.entry(host)
     }
 
     /// Number of hosts watched.
@@ -319,12 +370,12 @@ impl OutlierDetector {
     /// Whether `host` is out of rotation.
     #[inline]
     pub fn is_ejected(&self, host: usize) -> bool {
-        self.ejected > 0 && self.monitors.get(&host).is_some_and(|m| m.ejected_since.is_some())
+        self.ejected > 0 && self.monitors.get(host).is_some_and(|m| m.ejected_since.is_some())
     }
 
     /// The hosts out of rotation, in host order.
     pub fn ejected_hosts(&self) -> Vec<u32> {
-        self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).map(|(&h, _)| h as u32).collect()
+        self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).map(|(h, _)| h as u32).collect()
     }
 
     /// Number of hosts out of rotation.
@@ -334,16 +385,17 @@ impl OutlierDetector {
 
     /// How many times `host` has been ejected since it joined.
     pub fn ejections_of(&self, host: usize) -> u32 {
-        self.monitors.get(&host).map_or(0, |m| m.ejections)
+        self.monitors.get(host).map_or(0, |m| m.ejections)
     }
 
     /// Follows a change of the endpoint set to `hosts` hosts: `new_index_of(old)` names where a
     /// host now sits, or `None` if it left. Hosts that left lose their state, ejection included.
     pub fn remap_hosts(&mut self, hosts: usize, new_index_of: impl Fn(usize) -> Option<usize>) {
-        let old = std::mem::take(&mut self.monitors);
-        self.monitors = old.into_iter().filter_map(|(host, m)| Some((new_index_of(host)?, m))).collect();
+        let old = std::mem::take(&mut self.monitors).0;
+        let kept = old.into_iter().filter_map(|(host, m)| Some((new_index_of(host as usize)? as u32, m))).collect();
+        self.monitors = Monitors::from_unsorted(kept);
         self.host_count = hosts;
-        self.ejected = self.monitors.values().filter(|m| m.ejected_since.is_some()).count();
+        self.ejected = self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).count();
     }
 
     /// Charges one attempt's result to `host`; returns the detection it triggered, if any
@@ -428,7 +480,7 @@ impl OutlierDetector {
             return None;
         }
         let outcome = self.eject(host, kind, now, rng);
-        let monitor = self.monitors.entry(host).or_default();
+        let monitor = self.monitors.entry(host);
         match kind {
             EjectionKind::Consecutive5xx => monitor.consecutive_5xx = 0,
             EjectionKind::ConsecutiveGatewayFailure => monitor.consecutive_gateway_failure = 0,
@@ -471,7 +523,7 @@ impl OutlierDetector {
         let jitter = if max_jitter_ms == 0 { 0 } else { rng.next_u64() % (max_jitter_ms + 1) };
         let (base, max) = (self.config.base_ejection_time, self.config.max_ejection_time);
         let decays = self.version.ejection_multiplier_decays();
-        let monitor = self.monitors.entry(host).or_default();
+        let monitor = self.monitors.entry(host);
         monitor.ejected_since = Some(now);
         monitor.ejections += 1;
         monitor.jitter = SimDuration::from_millis(jitter);
@@ -484,7 +536,7 @@ impl OutlierDetector {
 
     /// How long the current ejection of `host` lasts at least (it ends at the first sweep after).
     pub fn ejection_length(&self, host: usize) -> SimDuration {
-        self.monitors.get(&host).map_or(SimDuration::ZERO, |m| ejection_length(&self.config, self.version, m))
+        self.monitors.get(host).map_or(SimDuration::ZERO, |m| ejection_length(&self.config, self.version, m))
     }
 
     /// Runs the interval sweep due at `now` (`DetectorImpl::onIntervalTimer`): returns ejected
@@ -492,7 +544,7 @@ impl OutlierDetector {
     /// failure-percentage detectors, decays multipliers, and arms the next sweep.
     pub fn sweep<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> SweepReport {
         let mut report = SweepReport::default();
-        for (&host, monitor) in &mut self.monitors {
+        for (host, monitor) in self.monitors.iter_mut() {
             if let Some(since) = monitor.ejected_since
                 && now
                     .checked_since(since)
@@ -511,7 +563,7 @@ impl OutlierDetector {
         self.success_rate_ejections(true, now, rng, &mut report.detections);
         if self.version.ejection_multiplier_decays() {
             let interval = self.config.interval;
-            for monitor in self.monitors.values_mut().filter(|m| m.ejected_since.is_none()) {
+            for (_, monitor) in self.monitors.iter_mut().filter(|(_, m)| m.ejected_since.is_none()) {
                 if monitor.last_unejected.is_some_and(|t| now.checked_since(t).is_some_and(|d| d >= interval)) {
                     monitor.multiplier = monitor.multiplier.saturating_sub(1);
                 }
@@ -520,7 +572,7 @@ impl OutlierDetector {
         // A host whose monitor is back to a new one's state (nothing counted in the last two
         // intervals, never ejected) is forgotten until its next result: sweeps cost what the
         // proxy sent recently, not every host it ever sent to.
-        self.monitors.retain(|_, monitor| *monitor != HostMonitor::default());
+        self.monitors.retain(|monitor| *monitor != HostMonitor::default());
         self.next_sweep = now + self.config.interval;
         report
     }
@@ -540,7 +592,7 @@ impl OutlierDetector {
         }
         let mut success_rate_hosts = Vec::new();
         let mut failure_percentage_hosts = Vec::new();
-        for (&host, monitor) in self.monitors.iter().filter(|(_, m)| m.ejected_since.is_none()) {
+        for (host, monitor) in self.monitors.iter().filter(|(_, m)| m.ejected_since.is_none()) {
             let counts = if local_origin { &monitor.local_origin } else { &monitor.external };
             let Some((rate, volume)) = counts.last_interval() else { continue };
             if volume >= u64::from(c.success_rate_request_volume) {
@@ -826,6 +878,27 @@ mod tests {
         detector.remap_hosts(1, |old| [None, Some(0)][old]);
         assert!(detector.is_ejected(0));
         assert_eq!(detector.host_count(), 1);
+    }
+
+    #[test]
+    fn an_update_that_reorders_hosts_keeps_their_states_in_host_order() {
+        let mut rng = RandomStreams::new(1).stream("test");
+        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 4, secs(1));
+        // Charged out of host order; hosts 3 and 0 ejected, host 1 only counted.
+        for host in [3, 1, 0] {
+            let status = if host == 1 { 200 } else { 503 };
+            detector.record(host, HostResult::Http(status), secs(0), &mut rng);
+        }
+        assert_eq!(detector.ejected_hosts(), vec![0, 3]);
+        // The update reverses the order: 0 → 3, 1 → 2, 3 → 0; host 2 leaves.
+        detector.remap_hosts(4, |old| [Some(3), Some(2), None, Some(0)][old]);
+        assert_eq!(detector.ejected_hosts(), vec![0, 3]);
+        assert_eq!((detector.ejections_of(0), detector.ejections_of(2), detector.ejections_of(3)), (1, 0, 1));
+        // A newcomer at 1 slots in between and is judged on its own.
+        detector.record(1, HostResult::Http(503), secs(0), &mut rng);
+        assert_eq!(detector.ejected_hosts(), vec![0, 1, 3]);
+        let report = detector.sweep(secs(61), &mut rng);
+        assert_eq!(report.unejected, vec![0, 1, 3], "returned in host order");
     }
 
     #[test]
