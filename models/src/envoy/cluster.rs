@@ -38,8 +38,8 @@ pub enum SweepPhase {
 pub struct ClusterSettings {
     /// Load-balancer settings.
     pub lb: LbSettings,
-    /// Outlier detection, if configured.
-    pub outlier_detection: Option<DetectorConfig>,
+    /// Outlier detection, if configured; shared by the detectors of every proxy translated alike.
+    pub outlier_detection: Option<Rc<DetectorConfig>>,
     /// Phase of the outlier sweeps.
     pub sweep_phase: SweepPhase,
     /// `common_lb_config.update_merge_window` (1 s by default).
@@ -528,14 +528,14 @@ mod tests {
                 overprovisioning_factor: DEFAULT_OVERPROVISIONING_FACTOR,
                 version: EnvoyVersion::DEFAULT,
             },
-            outlier_detection: Some(DetectorConfig {
+            outlier_detection: Some(Rc::new(DetectorConfig {
                 interval: SimDuration::from_secs(1),
                 base_ejection_time: SimDuration::from_secs(60),
                 consecutive_5xx: 1,
                 max_ejection_percent: 100,
                 enforcing_success_rate: 0,
                 ..DetectorConfig::default()
-            }),
+            })),
             sweep_phase: SweepPhase::After(SimDuration::from_millis(500)),
             update_merge_window: SimDuration::from_millis(merge_window_ms),
             circuit_breakers: Thresholds::UNLIMITED,
@@ -572,7 +572,7 @@ mod tests {
     fn a_quick_re_ejection_waits_for_the_merge_window() {
         let mut rng = RandomStreams::new(2).stream("cluster");
         let mut settings = settings(1000);
-        settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
+        Rc::make_mut(settings.outlier_detection.as_mut().unwrap()).base_ejection_time = SimDuration::from_secs(2);
         let mut cluster = UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1], &[2]])), ms(0), &mut rng);
         let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
         cluster.record(pick, HostResult::Http(503), ms(100), &mut rng);
@@ -630,7 +630,7 @@ mod tests {
         // for the window that update opened (cluster_manager_impl.cc, scheduleUpdate).
         let mut rng = RandomStreams::new(8).stream("cluster");
         let mut settings = settings(1000);
-        settings.outlier_detection.as_mut().unwrap().base_ejection_time = SimDuration::from_secs(2);
+        Rc::make_mut(settings.outlier_detection.as_mut().unwrap()).base_ejection_time = SimDuration::from_secs(2);
         let mut cluster =
             UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1, 2], &[3]])), ms(0), &mut rng);
         let (a, b) = (

@@ -18,6 +18,8 @@
 //! Envoy walks its hosts in hash-map order at a sweep; here they are walked in host order, which
 //! only matters when a sweep's ejections compete for the max-ejection-percent budget.
 
+use std::rc::Rc;
+
 use rand::Rng;
 use sim::{SimDuration, SimTime};
 
@@ -287,7 +289,8 @@ impl Monitors {
 /// The outlier detector of one client proxy for one upstream cluster.
 #[derive(Clone, Debug)]
 pub struct OutlierDetector {
-    config: DetectorConfig,
+    /// Shared with the cluster's settings.
+    config: Rc<DetectorConfig>,
     version: EnvoyVersion,
     /// Monitors of the hosts this proxy has sent to, in host order; a host never charged has a
     /// default monitor, which no sweep changes, so it is left out (a proxy of a large mesh
@@ -327,9 +330,14 @@ impl OutlierDetector {
     /// A detector over `hosts` hosts whose first sweep is at `first_sweep` (Envoy arms the sweep
     /// timer one interval after the cluster is created, so its phase is a property of the
     /// scenario, random unless set).
-    pub fn new(config: DetectorConfig, version: EnvoyVersion, hosts: usize, first_sweep: SimTime) -> Self {
+    pub fn new(
+        config: impl Into<Rc<DetectorConfig>>,
+        version: EnvoyVersion,
+        hosts: usize,
+        first_sweep: SimTime,
+    ) -> Self {
         OutlierDetector {
-            config,
+            config: config.into(),
             version,
             monitors: Monitors::default(),
             host_count: hosts,

@@ -7,6 +7,7 @@
 //! connection pool and locality settings are translated by their own modules.
 
 use std::fmt;
+use std::rc::Rc;
 
 use sim::SimDuration;
 
@@ -153,7 +154,7 @@ pub fn build(
                 overprovisioning_factor: DEFAULT_OVERPROVISIONING_FACTOR,
                 version: mesh.envoy_version,
             },
-            outlier_detection: outlier.map(detector_config),
+            outlier_detection: outlier.map(|o| Rc::new(detector_config(o))),
             sweep_phase: mesh.sweep_phase,
             update_merge_window: mesh.update_merge_window,
             circuit_breakers: limits.thresholds,

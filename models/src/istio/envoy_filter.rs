@@ -38,7 +38,7 @@ impl EnvoyOverride {
     /// Merges the patch into a cluster's settings. The detector's fields change only where the
     /// cluster has outlier detection (a patch cannot create a detector from these fields).
     pub fn apply(&self, settings: &mut ClusterSettings) {
-        if let Some(detector) = settings.outlier_detection.as_mut() {
+        if let Some(detector) = settings.outlier_detection.as_mut().map(Rc::make_mut) {
             if let Some(always) = self.always_eject_one_host {
                 detector.always_eject_one_host = always;
             }
