@@ -16,6 +16,7 @@ use sim::{SimDuration, SimTime};
 use super::circuit_breaker::{CircuitBreaker, Thresholds};
 use super::connection_pool::{HostPool, PendingStream};
 use super::host_set::{EndpointId, Host, HostTable};
+use super::in_flight::InFlight;
 use super::load_balancer::{LbSettings, LoadBalancer};
 use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostResult, OutlierDetector, SweepReport};
 use super::per_host::PerHost;
@@ -83,9 +84,7 @@ pub struct UpstreamCluster {
     updated_ejected: Vec<u32>,
     mergers: Vec<UpdateMerger>,
     /// Requests in flight per host (`rq_active`), shared by the workers.
-    active: PerHost<u32>,
-    /// The sum of `active`: while it is zero, a least-request pick needs no look-up.
-    in_flight: u32,
+    in_flight: InFlight,
     breaker: CircuitBreaker,
     /// Per host, one pool per worker; absent is a host with no connection and no stream waiting.
     pools: PerHost<HostPool>,
@@ -127,8 +126,7 @@ impl UpstreamCluster {
             detector,
             delivered_ejected: Vec::new(),
             updated_ejected: Vec::new(),
-            active: PerHost::new(hosts, 1),
-            in_flight: 0,
+            in_flight: InFlight::new(hosts),
             breaker: CircuitBreaker::default(),
             pools,
             generation: 0,
@@ -228,10 +226,10 @@ impl UpstreamCluster {
             self.lb.retry_load(&tried_levels)
         };
         let worker = worker % self.lb.worker_count();
-        let (active, in_flight) = (&self.active, self.in_flight);
+        let in_flight = &self.in_flight;
         let host = self.lb.choose_host(
             worker,
-            |h| if in_flight == 0 { 0 } else { active.get(h, 0).unwrap_or(0) },
+            |h| in_flight.of(h),
             &previous_hosts[..known],
             selection.picks,
             retry_load.as_ref(),
@@ -293,19 +291,14 @@ impl UpstreamCluster {
     pub fn request_started(&mut self, pick: Pick) {
         self.stats.upstream_rq_total += 1;
         if let Some(host) = self.resolve(pick) {
-            *self.active.entry(host, 0) += 1;
-            self.in_flight += 1;
+            self.in_flight.started(host);
         }
     }
 
     /// A request to the picked host finished, whatever its outcome.
     pub fn request_finished(&mut self, pick: Pick) {
-        let Some(host) = self.resolve(pick) else { return };
-        if let Some(active) = self.active.existing(host, 0)
-            && *active > 0
-        {
-            *active -= 1;
-            self.in_flight -= 1;
+        if let Some(host) = self.resolve(pick) {
+            self.in_flight.finished(host);
         }
     }
 
@@ -451,13 +444,7 @@ impl UpstreamCluster {
         if let Some(detector) = &mut self.detector {
             detector.remap_hosts(table.hosts().len(), |host| new_index(host as u32).map(|h| h as usize));
         }
-        self.in_flight = 0;
-        for (host, _, active) in self.active.take_for(table.hosts().len()) {
-            if let Some(kept) = new_index(host) {
-                *self.active.entry(kept, 0) = active;
-                self.in_flight += active;
-            }
-        }
+        self.in_flight.remap(table.hosts().len(), new_index);
         // Idle and connecting connections to departed hosts close now; busy ones close when
         // their request ends. Departed hosts are closed in host order, so the streams they
         // orphan fail in a reproducible order.

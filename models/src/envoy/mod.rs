@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod connection_pool;
 pub mod edf;
 pub mod host_set;
+pub mod in_flight;
 pub mod load_balancer;
 pub mod locality_wrr;
 pub mod outlier_detection;

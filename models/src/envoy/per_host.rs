@@ -1,18 +1,16 @@
-//! What one proxy's cluster keeps per host, or per host and worker: its connection pools (one
-//! per host on each worker, as Envoy's `ThreadLocalClusterManagerImpl` keeps them) and its
-//! requests in flight per host.
+//! What one proxy's cluster keeps per host and worker: its connection pools, one per host on
+//! each worker, as Envoy's `ThreadLocalClusterManagerImpl` keeps them.
 //!
 //! A small cluster (a few dozen host and worker pairs) keeps every value in a vector indexed by
 //! host and worker, made on its first use: a look-up is an index. A large one keeps only the
 //! values it uses, in a hash map of one number per (host, worker): a value that packs into one
-//! number (a count; a pool holding one idle connection and nothing else, as a large mesh leaves
-//! most of its pools) is kept as that number, any other in a side list the number points to.
-//! The value last looked up is held unpacked until another is, so the several look-ups of one
-//! event unpack it once. Values back at their default (a pool whose every connection closed
-//! with no stream waiting, as reviews' one-request connections leave it; a host with no request
-//! in flight) are dropped each time the map doubles. So a proxy keeps one 8-byte cell (and the
-//! hash table's room) per host and worker it has used, not a pool for every host of a 1,000-pod
-//! deployment.
+//! number (a pool holding one idle connection and nothing else, as a large mesh leaves most of
+//! its pools) is kept as that number, any other in a side list the number points to. The value
+//! last looked up is held unpacked until another is, so the several look-ups of one event
+//! unpack it once. Values back at their default (a pool whose every connection closed with no
+//! stream waiting, as reviews' one-request connections leave it) are dropped each time the map
+//! doubles. So a proxy keeps one 8-byte cell (and the hash table's room) per host and worker it
+//! has used, not a pool for every host of a 1,000-pod deployment.
 
 use rustc_hash::FxHashMap;
 
@@ -32,16 +30,6 @@ pub trait Packable: Clone + Default + PartialEq {
     fn pack(&self) -> Option<u32>;
     /// The value that `pack` gave `packed` for.
     fn unpack(packed: u32) -> Self;
-}
-
-impl Packable for u32 {
-    fn pack(&self) -> Option<u32> {
-        Some(*self)
-    }
-
-    fn unpack(packed: u32) -> Self {
-        packed
-    }
 }
 
 /// The values of a large cluster that do not pack, each where its map cell points.
@@ -64,6 +52,7 @@ impl<T: Packable> Spilled<T> {
     }
 
     /// The value a map cell stands for, left where it is.
+    #[cfg(test)]
     fn peek(&self, cell: u32) -> T {
         match cell {
             AT_DEFAULT => T::default(),
@@ -124,7 +113,7 @@ impl<T: Packable> Sparse<T> {
     }
 
     /// The value of `key`, if it was ever used, left where it is.
-    #[inline(never)]
+    #[cfg(test)]
     fn get(&self, key: u32) -> Option<T> {
         match &self.out {
             Some((out, value)) if *out == key => Some(value.clone()),
@@ -236,8 +225,9 @@ impl<T: Packable> PerHost<T> {
         }
     }
 
-    /// Worker `worker`'s value for `host`, if it was ever used.
-    #[inline]
+    /// Worker `worker`'s value for `host`, if it was ever used, left where it is (the tests'
+    /// look at a value without taking it out).
+    #[cfg(test)]
     pub fn get(&self, host: u32, worker: usize) -> Option<T> {
         let slot = self.slot(host, worker);
         match &self.layout {
@@ -381,17 +371,6 @@ mod tests {
             let taken: Vec<(u32, usize)> = map.take_for(hosts).iter().map(|&(h, w, _)| (h, w)).collect();
             assert_eq!(taken, [(1, 0), (2, 1), (3, 0), (3, 1)], "{hosts} hosts");
             assert_eq!(map.held(), (0, 0));
-        }
-    }
-
-    #[test]
-    fn counts_back_at_zero_count_as_absent() {
-        for hosts in [4, 100] {
-            let mut counts: PerHost<u32> = PerHost::new(hosts, 1);
-            *counts.entry(2, 0) += 1;
-            assert_eq!(counts.get(2, 0), Some(1));
-            *counts.entry(2, 0) -= 1;
-            assert!(counts.take_for(hosts).is_empty(), "{hosts} hosts");
         }
     }
 
