@@ -26,7 +26,7 @@ use rand::Rng;
 use super::edf::EdfScheduler;
 use super::host_set::{Host, HostSet, HostTable};
 use super::locality_wrr::{LocalityScheduler, effective_locality_weight};
-use super::priority_load::{Availability, LevelCounts, PriorityLoad};
+use super::priority_load::{Availability, LevelCounts, PerLevel, PriorityLoad};
 use super::version::EnvoyVersion;
 
 /// How a host is picked among the candidates (`Cluster.lb_policy`).
@@ -105,9 +105,6 @@ struct Worker {
     /// Per level, per source slot ([`Source::slot`]); entries outlive rebuilds, like Envoy's
     /// `rr_indexes_`. Kept only while picks read them ([`LoadBalancer::keeps_source_state`]).
     sources: Vec<Vec<SourceState>>,
-    /// Per level, the locality schedules of its healthy and its degraded hosts (indexed by
-    /// [`Availability`]); kept only with locality-weighted balancing.
-    localities: Vec<[LocalityScheduler; 2]>,
 }
 
 /// The host sets, priority load and per-worker pickers of one cluster on one proxy.
@@ -117,10 +114,15 @@ pub struct LoadBalancer {
     /// Picks made in panic (`lb_healthy_panic`).
     panic_picks: u64,
     table: Rc<HostTable>,
-    /// Each level as last refreshed: the table's own while none of its hosts is ejected.
-    levels: Vec<Rc<HostSet>>,
+    /// Each level as last refreshed: the table's own while none of its hosts is ejected. Held
+    /// inline, as every pick reads it.
+    levels: PerLevel<Rc<HostSet>>,
     load: PriorityLoad,
     workers: Vec<Worker>,
+    /// Per worker, then per level, the locality schedules of the level's healthy and its
+    /// degraded hosts (indexed by [`Availability`]); kept only with locality-weighted balancing.
+    /// One vector for every worker, so that a pick reaches its schedule in one step.
+    localities: Vec<[LocalityScheduler; 2]>,
 }
 
 impl LoadBalancer {
@@ -137,11 +139,12 @@ impl LoadBalancer {
             settings,
             panic_picks: 0,
             table: Rc::clone(&table),
-            levels: Vec::new(),
+            levels: PerLevel::new(),
             load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
             workers: (0..workers.max(1))
-                .map(|_| Worker { seed: rng.next_u64(), sources: Vec::new(), localities: Vec::new() })
+                .map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() })
                 .collect(),
+            localities: Vec::new(),
         };
         lb.set_hosts(table, ejected, rng);
         lb
@@ -154,9 +157,8 @@ impl LoadBalancer {
         self.table = table;
         self.levels.resize_with(level_count, Default::default);
         if self.settings.locality_weighted {
-            for worker in &mut self.workers {
-                worker.localities.resize_with(level_count, Default::default);
-            }
+            // Every level is rebuilt below.
+            self.localities = vec![Default::default(); self.workers.len() * level_count];
         }
         for level in 0..level_count as u32 {
             self.refresh_level(level, ejected, rng);
@@ -234,10 +236,11 @@ impl LoadBalancer {
             sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
         }
         let keeps_sources = self.keeps_source_state();
-        for worker in &mut self.workers {
+        let level_count = self.levels.len();
+        for (w, worker) in self.workers.iter_mut().enumerate() {
             if self.settings.locality_weighted {
                 let mut start = || random_start.then(|| rng.next_u32());
-                worker.localities[p] = [
+                self.localities[w * level_count + p] = [
                     LocalityScheduler::new(healthy_weights.clone(), start()),
                     LocalityScheduler::new(degraded_weights.clone(), start()),
                 ];
@@ -315,7 +318,7 @@ impl LoadBalancer {
             Source::All(p)
         } else {
             let locality = if self.settings.locality_weighted {
-                self.workers[worker].localities[level][availability as usize].choose()
+                self.localities[worker * self.levels.len() + level][availability as usize].choose()
             } else {
                 None
             };
