@@ -12,7 +12,10 @@
 //! doubles. So a proxy keeps one 8-byte cell (and the hash table's room) per host and worker it
 //! has used, not a pool for every host of a 1,000-pod deployment.
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 /// The most (host, worker) pairs a cluster keeps in a vector; above, a hash map.
 const DENSE_PAIRS_MAX: usize = 64;
@@ -90,15 +93,31 @@ impl<T: Packable> Spilled<T> {
     }
 }
 
+/// The hash of a (host, worker) key.
+fn hash(key: u32) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+/// The value last looked up in a large cluster, unpacked.
+#[derive(Clone, Debug)]
+struct Out<T> {
+    key: u32,
+    /// Where its cell sits in the table, so that putting it back needs no search: by then the
+    /// cluster may have been idle a while (as most of a large mesh's are), and a search would
+    /// wait on lines long gone from the cache where a store does not.
+    bucket: usize,
+    value: T,
+}
+
 /// The values in use of a large cluster.
 #[derive(Clone, Debug)]
 struct Sparse<T> {
-    /// Per (host, worker), as `host * workers + worker`: a packed value, a spilled one's place
-    /// above [`SPILLED`], or [`AT_DEFAULT`]; stale for the value out.
-    cells: FxHashMap<u32, u32>,
+    /// `(key, cell)` per (host, worker), the key `host * workers + worker`, the cell a packed
+    /// value, a spilled one's place above [`SPILLED`], or [`AT_DEFAULT`]; stale for the value
+    /// out. Nothing is added or dropped while a value is out, so its bucket stays its own.
+    cells: HashTable<(u32, u32)>,
     spilled: Spilled<T>,
-    /// The value last looked up, unpacked, and its key.
-    out: Option<(u32, T)>,
+    out: Option<Out<T>>,
     /// When `cells` reaches this many, the ones at their default are dropped.
     prune_at: u32,
 }
@@ -106,8 +125,8 @@ struct Sparse<T> {
 impl<T: Packable> Sparse<T> {
     /// Puts the value out back into its cell.
     fn put_out_back(&mut self) {
-        if let Some((key, value)) = self.out.take() {
-            let cell = self.cells.get_mut(&key).expect("the value out keeps its cell");
+        if let Some(Out { bucket, value, .. }) = self.out.take() {
+            let (_, cell) = self.cells.get_bucket_mut(bucket).expect("the value out keeps its bucket");
             self.spilled.put_back(cell, value);
         }
     }
@@ -116,27 +135,30 @@ impl<T: Packable> Sparse<T> {
     #[cfg(test)]
     fn get(&self, key: u32) -> Option<T> {
         match &self.out {
-            Some((out, value)) if *out == key => Some(value.clone()),
-            _ => self.cells.get(&key).map(|&cell| self.spilled.peek(cell)),
+            Some(out) if out.key == key => Some(out.value.clone()),
+            _ => self.cells.find(hash(key), |&(k, _)| k == key).map(|&(_, cell)| self.spilled.peek(cell)),
         }
     }
 
     /// The value of `key`, made the default on first use if `create`; it is out from now on.
     fn take_out(&mut self, key: u32, create: bool) -> Option<&mut T> {
-        if self.out.as_ref().is_none_or(|(out, _)| *out != key) {
+        if self.out.as_ref().is_none_or(|out| out.key != key) {
             self.put_out_back();
-            let cell = if create {
-                if self.cells.len() >= self.prune_at as usize && !self.cells.contains_key(&key) {
-                    self.cells.retain(|_, cell| *cell != AT_DEFAULT);
-                    self.prune_at = (2 * self.cells.len() as u32).max(MIN_PRUNE_AT);
+            let bucket = match self.cells.find_bucket_index(hash(key), |&(k, _)| k == key) {
+                Some(bucket) => bucket,
+                None if create => {
+                    if self.cells.len() >= self.prune_at as usize {
+                        self.cells.retain(|&mut (_, cell)| cell != AT_DEFAULT);
+                        self.prune_at = (2 * self.cells.len() as u32).max(MIN_PRUNE_AT);
+                    }
+                    self.cells.insert_unique(hash(key), (key, AT_DEFAULT), |&(k, _)| hash(k)).bucket_index()
                 }
-                *self.cells.entry(key).or_insert(AT_DEFAULT)
-            } else {
-                *self.cells.get(&key)?
+                None => return None,
             };
-            self.out = Some((key, self.spilled.take(cell)));
+            let &(_, cell) = self.cells.get_bucket(bucket).expect("just found or made");
+            self.out = Some(Out { key, bucket, value: self.spilled.take(cell) });
         }
-        self.out.as_mut().map(|(_, value)| value)
+        self.out.as_mut().map(|out| &mut out.value)
     }
 }
 
@@ -168,7 +190,7 @@ impl<T: Packable> PerHost<T> {
         let layout = if pairs <= DENSE_PAIRS_MAX {
             Layout::Dense(Vec::new())
         } else {
-            let cells = FxHashMap::default();
+            let cells = HashTable::new();
             Layout::Sparse(Sparse { cells, spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT })
         };
         // Fewer than 2^32 pairs: so are the hosts and the workers (at least one).
