@@ -19,7 +19,7 @@
 //! istiod walks a `distribute` rule's `to` map in Go's random map order, so overlapping
 //! wildcard keys are ambiguous there; here keys are taken in the order written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::rc::Rc;
 
@@ -149,10 +149,10 @@ pub fn assign(
     setting: Option<&LocalityLbSetting>,
     failover_enabled: bool,
 ) -> ProxyAssignment {
-    // One group per locality, in a stable order (istiod sorts them for deterministic pushes).
-    let mut localities: Vec<Locality> = endpoints.iter().map(|e| e.locality.clone()).collect();
-    localities.sort();
-    localities.dedup();
+    // One group per locality, in a stable order (istiod sorts them for deterministic pushes);
+    // a service of thousands of endpoints has a handful of localities, each copied once.
+    let distinct: BTreeSet<&Locality> = endpoints.iter().map(|e| &e.locality).collect();
+    let localities: Vec<Locality> = distinct.into_iter().cloned().collect();
     let mut groups: Vec<Group> = (0..localities.len())
         .map(|locality| Group { locality, priority: 0, weight: 0, endpoints: Vec::new() })
         .collect();
