@@ -83,6 +83,10 @@ pub struct UpstreamCluster {
     /// closes); sorted.
     updated_ejected: Vec<u32>,
     mergers: Vec<UpdateMerger>,
+    /// Whether some level's update waits for its merge window to close: only then does the
+    /// timer look at the mergers (a large mesh's clusters are swept every interval while their
+    /// mergers sit idle, in memory of their own).
+    merge_pending: bool,
     /// Requests in flight per host (`rq_active`), shared by the workers.
     in_flight: InFlight,
     breaker: CircuitBreaker,
@@ -121,6 +125,7 @@ impl UpstreamCluster {
         let lb = LoadBalancer::new(settings.lb.clone(), table, settings.workers, &[], rng);
         UpstreamCluster {
             mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
+            merge_pending: false,
             settings,
             lb,
             detector,
@@ -343,6 +348,12 @@ impl UpstreamCluster {
                 Delivery::At(until) => self.events.push(ClusterEvent::UpdateDelayed(level as u32, until)),
             }
         }
+        self.note_merges();
+    }
+
+    /// Notes whether some level's update now waits for its merge window.
+    fn note_merges(&mut self) {
+        self.merge_pending = self.mergers.iter().any(|merger| merger.pending_until().is_some());
     }
 
     /// Tells the load balancers of `level` the state of its hosts as updated so far.
@@ -380,6 +391,9 @@ impl UpstreamCluster {
     /// end of a merge window, whichever is first.
     pub fn next_timer(&self) -> Option<SimTime> {
         let sweep = self.detector.as_ref().and_then(OutlierDetector::next_sweep);
+        if !self.merge_pending {
+            return sweep;
+        }
         self.mergers.iter().filter_map(UpdateMerger::pending_until).chain(sweep).min()
     }
 
@@ -411,12 +425,15 @@ impl UpstreamCluster {
                 self.health_changed(host as u32, state, now, rng);
             }
         }
-        for level in 0..self.mergers.len() {
-            if self.mergers[level].pending_until().is_some_and(|t| t <= now) {
-                self.mergers[level].deliver_pending(now);
-                self.events.push(ClusterEvent::MergedUpdateApplied(level as u32));
-                self.deliver(level as u32, rng);
+        if self.merge_pending {
+            for level in 0..self.mergers.len() {
+                if self.mergers[level].pending_until().is_some_and(|t| t <= now) {
+                    self.mergers[level].deliver_pending(now);
+                    self.events.push(ClusterEvent::MergedUpdateApplied(level as u32));
+                    self.deliver(level as u32, rng);
+                }
             }
+            self.note_merges();
         }
         report
     }
@@ -466,6 +483,7 @@ impl UpstreamCluster {
         for merger in &mut self.mergers {
             merger.on_update(now, true);
         }
+        self.note_merges();
         self.lb.set_hosts(table, &self.delivered_ejected, rng);
         self.generation += 1;
         orphaned
