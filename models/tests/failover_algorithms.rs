@@ -3,6 +3,8 @@
 //! host, get the upstream's answer, charge it to the outlier detector, retry if the policy says
 //! so — as `source/common/router/router.cc` does, without the network's timing.
 
+use std::rc::Rc;
+
 use models::envoy::cluster::{SweepPhase, UpstreamCluster};
 use models::envoy::host_set::{EdsHealth, EndpointId, HostTable};
 use models::envoy::outlier_detection::HostResult;
@@ -59,7 +61,7 @@ fn send(
 fn endpoint(id: u32, region: &str) -> ServiceEndpoint {
     ServiceEndpoint {
         endpoint: EndpointId(id),
-        locality: Locality::new(region, &format!("{region}-a"), ""),
+        locality: Rc::new(Locality::new(region, &format!("{region}-a"), "")),
         labels: Default::default(),
         weight: 1,
         health: EdsHealth::Healthy,

@@ -55,7 +55,7 @@ pub fn bootstrap(scenario: &Scenario, pods: &[FakePod], ports: Ports, work: &Pat
         .enumerate()
         .map(|(i, p)| ServiceEndpoint {
             endpoint: EndpointId(i as u32),
-            locality: Locality::new(&p.region, &p.zone, ""),
+            locality: Rc::new(Locality::new(&p.region, &p.zone, "")),
             labels: Rc::new(BTreeMap::from([
                 ("app".to_string(), entry.clone()),
                 ("version".to_string(), p.version.clone()),

@@ -176,7 +176,7 @@ mod tests {
     fn endpoint(id: u32, region: &str, version: &str) -> ServiceEndpoint {
         ServiceEndpoint {
             endpoint: EndpointId(id),
-            locality: Locality::new(region, "a", ""),
+            locality: Rc::new(Locality::new(region, "a", "")),
             labels: std::rc::Rc::new([("version".to_string(), version.to_string())].into()),
             weight: 1,
             health: EdsHealth::Healthy,

@@ -97,8 +97,8 @@ pub fn locality_weighted(setting: Option<&LocalityLbSetting>, failover_enabled: 
 pub struct ServiceEndpoint {
     /// Which endpoint.
     pub endpoint: EndpointId,
-    /// Where it runs.
-    pub locality: Locality,
+    /// Where it runs (shared by the endpoints of a zone).
+    pub locality: Rc<Locality>,
     /// Its pod's labels (for subsets and `failoverPriority`).
     pub labels: Labels,
     /// Its weight (1 for pods).
@@ -151,7 +151,7 @@ pub fn assign(
 ) -> ProxyAssignment {
     // One group per locality, in a stable order (istiod sorts them for deterministic pushes);
     // a service of thousands of endpoints has a handful of localities, each copied once.
-    let distinct: BTreeSet<&Locality> = endpoints.iter().map(|e| &e.locality).collect();
+    let distinct: BTreeSet<&Locality> = endpoints.iter().map(|e| &*e.locality).collect();
     let localities: Vec<Locality> = distinct.into_iter().cloned().collect();
     let mut groups: Vec<Group> = (0..localities.len())
         .map(|locality| Group { locality, priority: 0, weight: 0, endpoints: Vec::new() })
@@ -293,7 +293,7 @@ mod tests {
     fn endpoint(id: u32, locality: &Locality, labels: &[(&str, &str)]) -> ServiceEndpoint {
         ServiceEndpoint {
             endpoint: EndpointId(id),
-            locality: locality.clone(),
+            locality: Rc::new(locality.clone()),
             labels: Rc::new(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
             weight: 1,
             health: EdsHealth::Healthy,

@@ -19,8 +19,8 @@ pub struct Zone {
     pub name: String,
     /// Index of its region.
     pub region: usize,
-    /// The locality of workloads in it.
-    pub locality: Locality,
+    /// The locality of workloads in it, shared by all of them.
+    pub locality: Rc<Locality>,
 }
 
 /// A pod of a deployment (its endpoint id is its index).
@@ -45,7 +45,7 @@ pub struct Pod {
     /// Its position in the deployment (scale-downs remove the highest first).
     pub ordinal: u32,
     /// The locality istiod knows for it: its zone's, or none when its nodes lack the labels.
-    pub locality: Locality,
+    pub locality: Rc<Locality>,
 }
 
 /// A deployment's pods.
@@ -71,7 +71,7 @@ pub struct GatewayReplica {
     /// Index of its cluster.
     pub cluster: usize,
     /// The locality istiod knows for it: its zone's, or none when its nodes lack the labels.
-    pub locality: Locality,
+    pub locality: Rc<Locality>,
 }
 
 /// How a message travels between two zones.
@@ -129,8 +129,8 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The locality Istio reads from a workload's node labels: the zone's, or none without labels.
-fn labelled_locality(zone: &Zone, labelled: bool) -> Locality {
-    if labelled { zone.locality.clone() } else { Locality::default() }
+fn labelled_locality(zone: &Zone, labelled: bool, unlabelled: &Rc<Locality>) -> Rc<Locality> {
+    Rc::clone(if labelled { &zone.locality } else { unlabelled })
 }
 
 fn error(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -142,6 +142,8 @@ impl Topology {
     pub fn build(config: &MeshConfig) -> Result<Topology, ConfigError> {
         let regions: Vec<String> = config.regions.iter().map(|r| r.name.clone()).collect();
         let mut zones = Vec::new();
+        // The locality of workloads whose nodes lack the labels, shared by all of them.
+        let unlabelled = Rc::new(Locality::default());
         for (r, region) in config.regions.iter().enumerate() {
             if regions[..r].contains(&region.name) {
                 return Err(error(format!("regions[{}]", region.name), "the region is listed twice"));
@@ -156,7 +158,7 @@ impl Topology {
                         format!("zone {zone:?} is listed twice"),
                     ));
                 }
-                zones.push(Zone { name: zone.clone(), region: r, locality: Locality::new(&region.name, zone, "") });
+                zones.push(Zone { name: zone.clone(), region: r, locality: Rc::new(Locality::new(&region.name, zone, "")) });
             }
         }
         let region_index = |name: &str, path: &str| {
@@ -242,7 +244,7 @@ impl Topology {
                         concurrency: deployment.concurrency,
                         labels: Rc::clone(&labels),
                         ordinal,
-                        locality: labelled_locality(&zones[zone], deployment.locality_labels),
+                        locality: labelled_locality(&zones[zone], deployment.locality_labels, &unlabelled),
                     });
                 }
                 deployments.push(DeploymentPods { cluster: c, service, version, pods: members });
@@ -254,7 +256,7 @@ impl Topology {
                         gateway: gateway.name.clone(),
                         zone,
                         cluster: c,
-                        locality: labelled_locality(&zones[zone], gateway.locality_labels),
+                        locality: labelled_locality(&zones[zone], gateway.locality_labels, &unlabelled),
                     });
                 }
             }

@@ -310,7 +310,7 @@ struct Proxy {
     /// Its pod's name (`productpage-v1-ack-hangzhou-0`, gateways `ingressgateway-ack-hangzhou-0`).
     name: String,
     /// Where istiod thinks it runs (empty without node locality labels).
-    locality: Locality,
+    locality: Rc<Locality>,
     cluster: usize,
     /// Its clusters in the world's arena.
     upstreams: std::ops::Range<usize>,

@@ -7,7 +7,7 @@
 //! service a handful of times, not once per proxy; every proxy that gets the same assignment
 //! shares one [`HostTable`].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::*;
 use crate::envoy::cluster::ClusterSettings;
@@ -16,7 +16,7 @@ use crate::envoy::host_set::{HostTable, LoadAssignment};
 /// Which translation: for whom, of what, from which of istiod's endpoint views.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct TranslationKey {
-    locality: Locality,
+    locality: Rc<Locality>,
     service: usize,
     subset: Option<String>,
     /// The push it was sent in; `None`: the endpoints istiod knew when the proxies started.
@@ -34,10 +34,10 @@ pub(super) struct Translation {
 /// The translations made so far.
 #[derive(Default)]
 pub(super) struct Translations {
-    made: HashMap<TranslationKey, Translation>,
+    made: FxHashMap<TranslationKey, Translation>,
     /// One table per distinct assignment, so that a push that leaves a service's endpoints as
     /// they were hands its proxies the very table they hold.
-    tables: HashMap<LoadAssignment, Rc<HostTable>>,
+    tables: FxHashMap<LoadAssignment, Rc<HostTable>>,
 }
 
 impl World {
@@ -45,12 +45,12 @@ impl World {
     /// endpoints it knew when the proxies started (`push` is `None`), or in push `push`.
     pub(super) fn translation(
         &mut self,
-        locality: &Locality,
+        locality: &Rc<Locality>,
         service: usize,
         subset: Option<&str>,
         push: Option<u32>,
     ) -> Result<Translation, TranslateError> {
-        let key = TranslationKey { locality: locality.clone(), service, subset: subset.map(str::to_owned), push };
+        let key = TranslationKey { locality: Rc::clone(locality), service, subset: subset.map(str::to_owned), push };
         if let Some(made) = self.translations.made.get(&key) {
             return Ok(made.clone());
         }
@@ -58,7 +58,7 @@ impl World {
             None => &self.istiod_view,
             Some(push) => &*self.pushes[push as usize],
         };
-        let client = Client { locality: locality.clone(), labels: Default::default() };
+        let client = Client { locality: Locality::clone(locality), labels: Default::default() };
         let name = &self.config.app.services[service].name;
         let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
         let endpoints = self.service_endpoints(view, service);
@@ -79,7 +79,7 @@ impl World {
                 let pod = &self.topology.pods[p];
                 ServiceEndpoint {
                     endpoint: pod.endpoint,
-                    locality: pod.locality.clone(),
+                    locality: Rc::clone(&pod.locality),
                     labels: pod.labels.clone(),
                     weight: 1,
                     health: EdsHealth::Healthy,
