@@ -22,6 +22,7 @@
 use std::rc::Rc;
 
 use rand::Rng;
+use smallvec::SmallVec;
 
 use super::edf::EdfScheduler;
 use super::host_set::{Host, HostSet, HostTable};
@@ -215,34 +216,37 @@ impl LoadBalancer {
         } else {
             Rc::clone(self.table.unejected_level(p))
         };
-        let counts: Vec<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
+        let counts: PerLevel<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
         self.load =
             PriorityLoad::compute(&counts, self.settings.overprovisioning_factor, self.settings.panic_threshold);
         let set = &self.levels[p];
         let of = self.settings.overprovisioning_factor;
         let random_start = self.settings.version.edf_starts_at_random_pick();
-        let effective = |eligible: fn(&super::host_set::LocalityHosts) -> usize| -> Vec<f64> {
+        let effective = |eligible: fn(&super::host_set::LocalityHosts) -> usize| -> SmallVec<[f64; 4]> {
             set.localities.iter().map(|l| effective_locality_weight(l.weight, eligible(l), l.hosts.len(), of)).collect()
         };
         let healthy_weights = effective(|l| l.healthy.len());
         let degraded_weights = effective(|l| l.degraded.len());
-        let mut sources = vec![
-            (Source::All(level), &set.hosts),
-            (Source::Healthy(level), &set.healthy),
-            (Source::Degraded(level), &set.degraded),
-        ];
-        for (slot, locality) in set.localities.iter().enumerate() {
-            sources.push((Source::LocalityHealthy(level, slot as u32), &locality.healthy));
-            sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
-        }
         let keeps_sources = self.keeps_source_state();
+        let mut sources = Vec::new();
+        if keeps_sources {
+            sources.extend([
+                (Source::All(level), &set.hosts),
+                (Source::Healthy(level), &set.healthy),
+                (Source::Degraded(level), &set.degraded),
+            ]);
+            for (slot, locality) in set.localities.iter().enumerate() {
+                sources.push((Source::LocalityHealthy(level, slot as u32), &locality.healthy));
+                sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
+            }
+        }
         let level_count = self.levels.len();
         for (w, worker) in self.workers.iter_mut().enumerate() {
             if self.settings.locality_weighted {
                 let mut start = || random_start.then(|| rng.next_u32());
                 self.localities[w * level_count + p] = [
-                    LocalityScheduler::new(healthy_weights.clone(), start()),
-                    LocalityScheduler::new(degraded_weights.clone(), start()),
+                    LocalityScheduler::new(&healthy_weights, start()),
+                    LocalityScheduler::new(&degraded_weights, start()),
                 ];
             }
             if !keeps_sources {
@@ -270,7 +274,7 @@ impl LoadBalancer {
     /// The priority load a retry sees after trying the levels marked in `tried_levels`, under
     /// the `previous_priorities` retry priority; `None`: the original load applies.
     pub fn retry_load(&self, tried_levels: &[bool]) -> Option<PriorityLoad> {
-        let counts: Vec<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
+        let counts: PerLevel<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
         self.load.excluding(&counts, self.settings.overprovisioning_factor, tried_levels)
     }
 

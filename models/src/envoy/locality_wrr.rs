@@ -47,13 +47,18 @@ pub struct WeightedLocalities {
 impl LocalityScheduler {
     /// A schedule over localities with these effective weights; `start_picks` is the random
     /// starting point (Envoy ≥ 1.30) or `None` to start from the beginning (earlier releases).
-    pub fn new(effective_weights: Vec<f64>, start_picks: Option<u32>) -> Self {
-        let entries: Vec<(u32, f64)> =
-            effective_weights.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(i, &w)| (i as u32, w)).collect();
-        match entries.as_slice() {
-            [] => LocalityScheduler::Empty,
-            &[(only, _)] => LocalityScheduler::Single(only),
+    pub fn new(effective_weights: &[f64], start_picks: Option<u32>) -> Self {
+        let mut eligible = effective_weights.iter().enumerate().filter(|(_, w)| **w > 0.0);
+        match (eligible.next(), eligible.next()) {
+            (None, _) => LocalityScheduler::Empty,
+            (Some((only, _)), None) => LocalityScheduler::Single(only as u32),
             _ => {
+                let entries: Vec<(u32, f64)> = effective_weights
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| **w > 0.0)
+                    .map(|(i, &w)| (i as u32, w))
+                    .collect();
                 let edf = match start_picks {
                     Some(picks) => EdfScheduler::with_picks(&entries, picks),
                     None => {
@@ -62,7 +67,7 @@ impl LocalityScheduler {
                         edf
                     }
                 };
-                LocalityScheduler::Weighted(Box::new(WeightedLocalities { edf, weights: effective_weights }))
+                LocalityScheduler::Weighted(Box::new(WeightedLocalities { edf, weights: effective_weights.to_vec() }))
             }
         }
     }
@@ -91,7 +96,7 @@ mod tests {
     fn x_share(healthy: usize) -> f64 {
         let of = DEFAULT_OVERPROVISIONING_FACTOR;
         let weights = vec![effective_locality_weight(1, healthy, 100, of), effective_locality_weight(2, 100, 100, of)];
-        let mut scheduler = LocalityScheduler::new(weights, Some(12345));
+        let mut scheduler = LocalityScheduler::new(&weights, Some(12345));
         let n = 100_000;
         let x = (0..n).filter(|_| scheduler.choose() == Some(0)).count();
         100.0 * x as f64 / n as f64
@@ -122,21 +127,21 @@ mod tests {
     fn random_start_changes_the_first_picks_but_not_the_shares() {
         let weights = vec![1.0, 1.0, 1.0, 1.0];
         let first = |picks| {
-            let mut s = LocalityScheduler::new(weights.clone(), picks);
+            let mut s = LocalityScheduler::new(&weights, picks);
             s.choose().unwrap()
         };
         // Before 1.30 every rebuild starts with the first locality.
         assert_eq!(first(None), 0);
         let starts: std::collections::BTreeSet<usize> = (0..8).map(|p| first(Some(p))).collect();
         assert_eq!(starts.len(), 4);
-        assert!(LocalityScheduler::new(vec![0.0, 0.0], None).choose().is_none());
+        assert!(LocalityScheduler::new(&[0.0, 0.0], None).choose().is_none());
     }
 
     #[test]
     fn one_eligible_locality_takes_every_pick_whatever_the_start() {
         // Held without a schedule; an EDF schedule over it would return it every time too.
         for start in [None, Some(0), Some(12345)] {
-            let mut scheduler = LocalityScheduler::new(vec![0.0, 0.7, 0.0], start);
+            let mut scheduler = LocalityScheduler::new(&[0.0, 0.7, 0.0], start);
             assert!((0..10).all(|_| scheduler.choose() == Some(1)));
         }
     }
@@ -144,7 +149,7 @@ mod tests {
     #[test]
     fn sandbox_split_of_the_remaining_load_over_two_localities() {
         // Envoy sandbox: the 72 % spilled to a level of two equal localities splits 36/36.
-        let mut scheduler = LocalityScheduler::new(vec![1.0, 1.0], Some(7));
+        let mut scheduler = LocalityScheduler::new(&[1.0, 1.0], Some(7));
         let picks: Vec<usize> = (0..72).map(|_| scheduler.choose().unwrap()).collect();
         assert_eq!(picks.iter().filter(|&&l| l == 0).count(), 36);
     }

@@ -80,9 +80,9 @@ impl PriorityLoad {
     /// `healthy_panic_threshold`, 50 by default, 0 under Istio's outlier detection).
     pub fn compute(levels: &[LevelCounts], overprovisioning_factor: u32, panic_threshold: u32) -> Self {
         let n = levels.len().max(1);
-        let health: Vec<u32> =
+        let health: PerLevel<u32> =
             levels.iter().map(|l| availability(l.healthy, l.hosts, overprovisioning_factor)).collect();
-        let degraded: Vec<u32> =
+        let degraded: PerLevel<u32> =
             levels.iter().map(|l| availability(l.degraded, l.hosts, overprovisioning_factor)).collect();
         let normalized_total = health.iter().chain(&degraded).sum::<u32>().min(100);
         let mut load = PriorityLoad { healthy: smallvec![0; n], degraded: smallvec![0; n], panic: smallvec![false; n] };
