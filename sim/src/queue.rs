@@ -27,6 +27,8 @@ const BUCKETS: usize = DIGITS * DIGIT_VALUES;
 const OCCUPANCY_WORDS: usize = BUCKETS / 64;
 /// The most events a bucket may hold to be sorted into the near list rather than re-filed.
 const NEAR_BUCKET_MAX: usize = 32;
+/// The largest spare vector handed on to a bucket being emptied.
+const SPARE_HANDED_ON_MAX: usize = 256;
 
 /// An event waiting in the queue, with its position in scheduling order.
 struct Entry<E> {
@@ -149,7 +151,10 @@ impl<E> EventQueue<E> {
         let word = self.occupied.iter().position(|&w| w != 0).expect("a non-empty queue has an occupied bucket");
         let bucket = word * 64 + self.occupied[word].trailing_zeros() as usize;
         self.occupied[word] &= !(1 << (bucket % 64));
-        let mut taken = std::mem::replace(&mut self.buckets[bucket], std::mem::take(&mut self.spare));
+        // A large spare stays the spare rather than becoming a bucket's, where it would sit idle.
+        let replacement =
+            if self.spare.capacity() > SPARE_HANDED_ON_MAX { Vec::new() } else { std::mem::take(&mut self.spare) };
+        let mut taken = std::mem::replace(&mut self.buckets[bucket], replacement);
         let earliest = taken.iter().map(|e| e.time).min().expect("an occupied bucket is non-empty");
         if taken.len() <= NEAR_BUCKET_MAX || bucket < DIGIT_VALUES {
             self.near_limit = bucket_end(bucket, self.reference);
@@ -177,6 +182,31 @@ impl<E> EventQueue<E> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Slots for events held by the buckets and the spare.
+    fn room(queue: &EventQueue<u64>) -> usize {
+        queue.buckets.iter().map(Vec::capacity).sum::<usize>() + queue.spare.capacity()
+    }
+
+    #[test]
+    fn a_large_spare_is_not_handed_on_to_every_bucket_it_empties() {
+        // Timers spread over a second, re-armed as they fire (a large mesh's outlier sweeps):
+        // each large bucket taken used to leave the previous one's room behind in its place.
+        let mut queue = EventQueue::new();
+        let (timers, period) = (5_000u64, 1_000_000_000u64);
+        let mut sequence = 0;
+        for i in 0..timers {
+            sequence += 1;
+            queue.push(1 + i * (period / timers) + i % 7, sequence, i);
+        }
+        for _ in 0..3 * timers {
+            let (time, _, timer) = queue.pop_through(u64::MAX).expect("timers re-arm");
+            sequence += 1;
+            queue.push(time + period, sequence, timer);
+        }
+        assert_eq!(queue.len(), timers as usize);
+        assert!(room(&queue) < 4 * timers as usize, "room for {} events", room(&queue));
+    }
 
     proptest! {
         /// Against a sorted model: any interleaving of pushes (many at equal times, a few before

@@ -142,9 +142,7 @@ impl LoadBalancer {
             table: Rc::clone(&table),
             levels: PerLevel::new(),
             load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
-            workers: (0..workers.max(1))
-                .map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() })
-                .collect(),
+            workers: (0..workers.max(1)).map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() }).collect(),
             localities: Vec::new(),
         };
         lb.set_hosts(table, ejected, rng);

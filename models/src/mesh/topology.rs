@@ -158,7 +158,11 @@ impl Topology {
                         format!("zone {zone:?} is listed twice"),
                     ));
                 }
-                zones.push(Zone { name: zone.clone(), region: r, locality: Rc::new(Locality::new(&region.name, zone, "")) });
+                zones.push(Zone {
+                    name: zone.clone(),
+                    region: r,
+                    locality: Rc::new(Locality::new(&region.name, zone, "")),
+                });
             }
         }
         let region_index = |name: &str, path: &str| {
