@@ -120,10 +120,25 @@ pub struct LoadBalancer {
     levels: PerLevel<Rc<HostSet>>,
     load: PriorityLoad,
     workers: Vec<Worker>,
-    /// Per worker, then per level, the locality schedules of the level's healthy and its
-    /// degraded hosts (indexed by [`Availability`]); kept only with locality-weighted balancing.
-    /// One vector for every worker, so that a pick reaches its schedule in one step.
+    /// Per level, with locality-weighted balancing, how a pick chooses the locality of the
+    /// level's healthy and of its degraded hosts (indexed by [`Availability`]).
+    level_localities: PerLevel<LevelLocalities>,
+    /// Per worker, then per level, the schedules of the levels whose workers each keep their
+    /// own; made when a level first needs them. One vector for every worker, so that a pick
+    /// reaches its schedule in one step.
     localities: Vec<[LocalityScheduler; 2]>,
+}
+
+/// How the picks of one level choose a locality.
+#[derive(Clone, Copy, Debug, Default)]
+enum LevelLocalities {
+    /// With at most one eligible locality for its healthy hosts and one for its degraded
+    /// hosts (most levels of a large mesh), every worker's schedule returns the same: held
+    /// once, read without reaching the workers' schedules.
+    Fixed([Option<u32>; 2]),
+    /// Each worker keeps its own EDF schedule, in `localities`.
+    #[default]
+    PerWorker,
 }
 
 impl LoadBalancer {
@@ -143,6 +158,7 @@ impl LoadBalancer {
             levels: PerLevel::new(),
             load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
             workers: (0..workers.max(1)).map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() }).collect(),
+            level_localities: PerLevel::new(),
             localities: Vec::new(),
         };
         lb.set_hosts(table, ejected, rng);
@@ -156,8 +172,9 @@ impl LoadBalancer {
         self.table = table;
         self.levels.resize_with(level_count, Default::default);
         if self.settings.locality_weighted {
-            // Every level is rebuilt below.
-            self.localities = vec![Default::default(); self.workers.len() * level_count];
+            // Every level is rebuilt below, and the workers' schedules made again if one needs them.
+            self.level_localities = smallvec::smallvec![LevelLocalities::default(); level_count];
+            self.localities = Vec::new();
         }
         for level in 0..level_count as u32 {
             self.refresh_level(level, ejected, rng);
@@ -238,14 +255,25 @@ impl LoadBalancer {
                 sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
             }
         }
-        let level_count = self.levels.len();
+        let (level_count, worker_count) = (self.levels.len(), self.workers.len());
         for (w, worker) in self.workers.iter_mut().enumerate() {
             if self.settings.locality_weighted {
+                // Every worker draws its starts, as each Envoy worker does, fixed schedule or not.
                 let mut start = || random_start.then(|| rng.next_u32());
-                self.localities[w * level_count + p] = [
+                let schedules = [
                     LocalityScheduler::new(&healthy_weights, start()),
                     LocalityScheduler::new(&degraded_weights, start()),
                 ];
+                self.level_localities[p] = match schedules.each_ref().map(LocalityScheduler::fixed) {
+                    [Some(healthy), Some(degraded)] => LevelLocalities::Fixed([healthy, degraded]),
+                    _ => {
+                        if self.localities.is_empty() {
+                            self.localities = vec![Default::default(); worker_count * level_count];
+                        }
+                        self.localities[w * level_count + p] = schedules;
+                        LevelLocalities::PerWorker
+                    }
+                };
             }
             if !keeps_sources {
                 worker.sources = Vec::new();
@@ -319,10 +347,15 @@ impl LoadBalancer {
             self.panic_picks += 1;
             Source::All(p)
         } else {
-            let locality = if self.settings.locality_weighted {
-                self.localities[worker * self.levels.len() + level][availability as usize].choose()
-            } else {
+            let locality = if !self.settings.locality_weighted {
                 None
+            } else {
+                match self.level_localities[level] {
+                    LevelLocalities::Fixed(choices) => choices[availability as usize].map(|l| l as usize),
+                    LevelLocalities::PerWorker => {
+                        self.localities[worker * self.levels.len() + level][availability as usize].choose()
+                    }
+                }
             };
             match (locality, availability) {
                 (Some(l), Availability::Healthy) => Source::LocalityHealthy(p, l as u32),

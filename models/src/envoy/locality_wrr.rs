@@ -72,6 +72,16 @@ impl LocalityScheduler {
         }
     }
 
+    /// The locality every pick returns, if the schedule is fixed (`Some(None)`: none is
+    /// eligible); `None` for a weighted schedule.
+    pub fn fixed(&self) -> Option<Option<u32>> {
+        match self {
+            LocalityScheduler::Empty => Some(None),
+            LocalityScheduler::Single(only) => Some(Some(*only)),
+            LocalityScheduler::Weighted(_) => None,
+        }
+    }
+
     /// The next locality, or `None` when every effective weight is zero.
     #[inline]
     pub fn choose(&mut self) -> Option<usize> {
