@@ -22,7 +22,7 @@ use super::outlier_detection::{Detection, DetectorConfig, EjectionOutcome, HostR
 use super::per_host::PerHost;
 use super::priority_load::PriorityLoad;
 use super::retry::HostSelection;
-use super::stats::{ClusterEvent, ClusterStats};
+use super::stats::{ClusterCounters, ClusterEvent, ClusterStats};
 use super::update_merge::{Delivery, UpdateMerger};
 
 /// Where in its interval the outlier detector's sweep falls.
@@ -95,7 +95,7 @@ pub struct UpstreamCluster {
     /// Bumped on every endpoint-set change, so older picks are re-resolved by endpoint.
     generation: u32,
     /// Envoy's counters (those the cluster itself sees; the router's are counted by its owner).
-    stats: ClusterStats,
+    stats: ClusterCounters,
     /// What happened since the owner last took the events.
     events: Vec<ClusterEvent>,
     /// Whether the next timer or the events may have changed since the owner last asked
@@ -135,7 +135,7 @@ impl UpstreamCluster {
             breaker: CircuitBreaker::default(),
             pools,
             generation: 0,
-            stats: ClusterStats::default(),
+            stats: ClusterCounters::default(),
             events: Vec::new(),
             changed: true,
         }
@@ -241,7 +241,7 @@ impl UpstreamCluster {
             rng,
         )?;
         if self.is_ejected(host) && !self.delivered_ejected.contains(&host) {
-            self.stats.attempts_to_ejected_before_update += 1;
+            self.stats.others_mut().attempts_to_ejected_before_update += 1;
         }
         Some(Pick { host, endpoint: self.lb.hosts()[host as usize].endpoint, generation: self.generation })
     }
@@ -265,7 +265,7 @@ impl UpstreamCluster {
             lb_healthy_panic: self.lb.panic_picks(),
             update_merge_cancelled: self.mergers.iter().map(|m| m.cancelled).sum(),
             update_out_of_merge_window: self.mergers.iter().map(|m| m.out_of_window).sum(),
-            ..self.stats
+            ..self.stats.totals()
         }
     }
 
@@ -287,14 +287,14 @@ impl UpstreamCluster {
     }
 
     /// The counters, for what the router and connection handling count.
-    pub fn stats_mut(&mut self) -> &mut ClusterStats {
+    pub fn stats_mut(&mut self) -> &mut ClusterCounters {
         &mut self.stats
     }
 
     /// A request to the picked host was attached to a connection: it counts for LEAST_REQUEST
     /// and in `upstream_rq_total`.
     pub fn request_started(&mut self, pick: Pick) {
-        self.stats.upstream_rq_total += 1;
+        self.stats.count_request();
         if let Some(host) = self.resolve(pick) {
             self.in_flight.started(host);
         }
@@ -321,7 +321,7 @@ impl UpstreamCluster {
         // A first result can wake the detector's sweeps; a detection moves merge windows.
         self.changed = true;
         let detection = detector.record(host as usize, result, now, rng)?;
-        self.stats.count_detection(&detection);
+        self.stats.others_mut().count_detection(&detection);
         self.detection_event(&detection);
         if detection.outcome == EjectionOutcome::Ejected {
             self.drain_pools(host);
@@ -406,7 +406,7 @@ impl UpstreamCluster {
         };
         if let Some(report) = &report {
             for detection in &report.detections {
-                self.stats.count_detection(detection);
+                self.stats.others_mut().count_detection(detection);
                 self.detection_event(detection);
             }
             for &host in &report.unejected {
@@ -456,7 +456,7 @@ impl UpstreamCluster {
             || (old.hosts().len() == table.hosts().len()
                 && table.hosts().iter().all(|h| old.index_of(h.endpoint).is_some()));
         if !same_members {
-            self.stats.membership_change += 1;
+            self.stats.count_membership_change();
         }
         if let Some(detector) = &mut self.detector {
             detector.remap_hosts(table.hosts().len(), |host| new_index(host as u32).map(|h| h as usize));

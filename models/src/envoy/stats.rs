@@ -183,9 +183,92 @@ impl ClusterStats {
     }
 }
 
+/// How a cluster keeps its counters: the four that nearly every request moves and the
+/// membership changes that every push of new endpoints moves inline, every other one
+/// (retries, timeouts, overflows, ejections: all zero in most of a large mesh's clusters) in a
+/// [`ClusterStats`] of its own, made when the first is counted.
+/// A counter moved through either place counts: the totals add the two.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterCounters {
+    upstream_rq_total: u64,
+    upstream_rq_2xx: u64,
+    upstream_rq_5xx: u64,
+    upstream_cx_total: u64,
+    membership_change: u64,
+    others: Option<Box<ClusterStats>>,
+}
+
+impl ClusterCounters {
+    /// A request was attached to a connection (`upstream_rq_total`).
+    pub fn count_request(&mut self) {
+        self.upstream_rq_total += 1;
+    }
+
+    /// A connection was opened (`upstream_cx_total`).
+    pub fn count_connection(&mut self) {
+        self.upstream_cx_total += 1;
+    }
+
+    /// The hosts changed (`membership_change`).
+    pub fn count_membership_change(&mut self) {
+        self.membership_change += 1;
+    }
+
+    /// Counts an attempt's answer by its class (`upstream_rq_2xx`, `upstream_rq_5xx`).
+    pub fn count_response(&mut self, status: u16) {
+        match status {
+            200..=299 => self.upstream_rq_2xx += 1,
+            500..=599 => self.upstream_rq_5xx += 1,
+            _ => {}
+        }
+    }
+
+    /// The other counters, made zero on first use.
+    pub fn others_mut(&mut self) -> &mut ClusterStats {
+        self.others.get_or_insert_default()
+    }
+
+    /// Every counter.
+    pub fn totals(&self) -> ClusterStats {
+        let others = self.others.as_deref().copied().unwrap_or_default();
+        ClusterStats {
+            upstream_rq_total: others.upstream_rq_total + self.upstream_rq_total,
+            upstream_rq_2xx: others.upstream_rq_2xx + self.upstream_rq_2xx,
+            upstream_rq_5xx: others.upstream_rq_5xx + self.upstream_rq_5xx,
+            upstream_cx_total: others.upstream_cx_total + self.upstream_cx_total,
+            membership_change: others.membership_change + self.membership_change,
+            ..others
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_add_up_wherever_they_were_moved() {
+        let mut counters = ClusterCounters::default();
+        assert_eq!(counters.totals(), ClusterStats::default());
+        assert!(counters.others.is_none(), "nothing rare counted, nothing boxed");
+        counters.count_request();
+        counters.count_request();
+        counters.count_connection();
+        counters.count_response(200);
+        counters.count_response(503);
+        counters.count_response(404);
+        counters.count_membership_change();
+        assert!(counters.others.is_none());
+        counters.others_mut().upstream_rq_retry += 1;
+        counters.others_mut().upstream_rq_total += 1;
+        counters.others_mut().count_response(502);
+        let totals = counters.totals();
+        assert_eq!(
+            (totals.upstream_rq_total, totals.upstream_rq_2xx, totals.upstream_rq_5xx, totals.upstream_cx_total),
+            (3, 1, 2, 1)
+        );
+        assert_eq!((totals.upstream_rq_retry, totals.membership_change), (1, 1));
+    }
 
     #[test]
     fn detections_and_answers_land_in_their_counters() {

@@ -67,7 +67,7 @@ impl World {
         let (breaker, limits) = self.upstreams[upstream.index()].cluster.breaker();
         if !breaker.pending_admitted(limits) {
             // A local 503 (UO), neither charged nor retried.
-            self.upstreams[upstream.index()].cluster.stats_mut().upstream_rq_pending_overflow += 1;
+            self.upstreams[upstream.index()].cluster.stats_mut().others_mut().upstream_rq_pending_overflow += 1;
             let detail = "max_pending_requests".to_string();
             self.log.push(s.now(), Some(proxy), Some(upstream.index()), None, "circuit_breaker_overflow", detail);
             return self.end_call(index, serial, 503, 0, s);
@@ -122,7 +122,7 @@ impl World {
             breaker.track_pending(false);
         }
         if !breaker.request_admitted(limits) {
-            cluster.stats_mut().upstream_rq_pending_overflow += 1;
+            cluster.stats_mut().others_mut().upstream_rq_pending_overflow += 1;
             if let Some(pool) = cluster.pool(pick, worker) {
                 pool.put_back(carried);
             }
@@ -187,7 +187,7 @@ impl World {
             let (connection, serial) = self.connections.insert(Connecting { upstream, worker, endpoint });
             pool.start_connecting(connection);
             cluster.breaker().0.track_connection(true);
-            cluster.stats_mut().upstream_cx_total += 1;
+            cluster.stats_mut().count_connection();
             let syn_arrives =
                 !blocked && matches!(self.transmit(proxy_zone, pod_zone, HANDSHAKE_BYTES, now), Delivery::At(_));
             let one_way = self.topology.typical_latency(proxy_zone, pod_zone).unwrap_or(SimDuration::ZERO);
@@ -228,7 +228,7 @@ impl World {
             return;
         };
         cluster.breaker().0.track_connection(false);
-        let stats = cluster.stats_mut();
+        let stats = cluster.stats_mut().others_mut();
         stats.upstream_cx_connect_fail += 1;
         stats.upstream_cx_connect_timeout += u64::from(timed_out);
         let result = if timed_out { HostResult::Timeout } else { HostResult::ConnectFailed };
@@ -366,14 +366,14 @@ impl World {
         // counted whatever the retries left, as `RetryStateImpl::shouldRetry` does).
         let retriable = policy.retriable(outcome);
         if retries > 0 && !retriable {
-            cluster.stats_mut().upstream_rq_retry_success += 1;
+            cluster.stats_mut().others_mut().upstream_rq_retry_success += 1;
         }
         let wanted = retriable && retries < policy.num_retries;
         let (breaker, limits) = cluster.breaker();
         let admitted = breaker.retry_admitted(limits);
         if wanted && !admitted {
             // A retry over the cluster's max_retries is simply not made.
-            cluster.stats_mut().upstream_rq_retry_overflow += 1;
+            cluster.stats_mut().others_mut().upstream_rq_retry_overflow += 1;
             let now = s.now();
             self.log.push(
                 now,
@@ -387,7 +387,7 @@ impl World {
         if wanted && admitted {
             let (breaker, _) = cluster.breaker();
             breaker.track_retry(true);
-            cluster.stats_mut().upstream_rq_retry += 1;
+            cluster.stats_mut().others_mut().upstream_rq_retry += 1;
             self.metrics.retries += 1;
             let backoff = policy.backoff(retries + 1, &mut self.streams.retries);
             let call = self.calls.get_mut(index, serial).expect("checked");

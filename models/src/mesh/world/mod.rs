@@ -805,7 +805,7 @@ impl Model for World {
                     if let Some(a) = call.attempt.as_mut() {
                         a.per_try_timeout = None;
                     }
-                    self.upstreams[upstream.index()].cluster.stats_mut().upstream_rq_per_try_timeout += 1;
+                    self.upstreams[upstream.index()].cluster.stats_mut().others_mut().upstream_rq_per_try_timeout += 1;
                 }
                 self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
                 self.after_try(index, serial, TryOutcome::Timeout, 504, 0, s);
@@ -813,7 +813,7 @@ impl Model for World {
             Event::RouteTimeout(index, serial) => {
                 if let Some(call) = self.calls.get_mut(index, serial) {
                     call.route_timeout = None;
-                    self.upstreams[call.upstream.index()].cluster.stats_mut().upstream_rq_timeout += 1;
+                    self.upstreams[call.upstream.index()].cluster.stats_mut().others_mut().upstream_rq_timeout += 1;
                     self.close_attempt(index, serial, Some(HostResult::Timeout), true, s);
                     self.end_call(index, serial, 504, 0, s);
                 }
