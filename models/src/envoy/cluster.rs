@@ -65,6 +65,59 @@ pub struct Pick {
     generation: u32,
 }
 
+/// The hosts out of rotation, as the load balancers were last told and as the main thread's
+/// host sets hold them; nothing while none is (most of a large mesh's clusters never eject).
+#[derive(Clone, Debug, Default)]
+struct EjectedHosts(Option<Box<EjectedLists>>);
+
+/// The two lists of [`EjectedHosts`], each sorted.
+#[derive(Clone, Debug, Default)]
+struct EjectedLists {
+    /// As the load balancers were last told.
+    delivered: Vec<u32>,
+    /// As the main thread's host sets hold it, changed host by host: what an update delivered
+    /// now carries (a merged one carries the state when its window closes).
+    updated: Vec<u32>,
+}
+
+impl EjectedHosts {
+    /// Both lists at `ejected` (sorted), as after a full update.
+    fn delivered_as(ejected: Vec<u32>) -> Self {
+        EjectedHosts(
+            (!ejected.is_empty()).then(|| Box::new(EjectedLists { updated: ejected.clone(), delivered: ejected })),
+        )
+    }
+
+    /// As the load balancers were last told.
+    fn delivered(&self) -> &[u32] {
+        self.0.as_ref().map_or(&[], |lists| &lists.delivered)
+    }
+
+    /// Marks `host` ejected or returned in the updated list.
+    fn update(&mut self, host: u32, ejected: bool) {
+        if !ejected && self.0.is_none() {
+            return;
+        }
+        let updated = &mut self.0.get_or_insert_default().updated;
+        match (updated.binary_search(&host), ejected) {
+            (Err(at), true) => updated.insert(at, host),
+            (Ok(at), false) => {
+                updated.remove(at);
+            }
+            _ => {}
+        }
+    }
+
+    /// Delivers the updated state of the hosts for which `in_level` holds.
+    fn deliver(&mut self, in_level: impl Fn(&u32) -> bool) {
+        if let Some(lists) = &mut self.0 {
+            lists.delivered.retain(|h| !in_level(h));
+            lists.delivered.extend(lists.updated.iter().filter(|h| in_level(h)));
+            lists.delivered.sort_unstable();
+        }
+    }
+}
+
 /// One upstream cluster on one client proxy.
 ///
 /// Its hosts' layout is shared with every proxy that got the same assignment ([`HostTable`]);
@@ -76,12 +129,7 @@ pub struct UpstreamCluster {
     settings: Rc<ClusterSettings>,
     lb: LoadBalancer,
     detector: Option<OutlierDetector>,
-    /// The hosts out of rotation as the load balancers were last told, sorted.
-    delivered_ejected: Vec<u32>,
-    /// The hosts out of rotation as the main thread's host sets hold it, changed host by host:
-    /// what an update delivered now carries (a merged one carries the state when its window
-    /// closes); sorted.
-    updated_ejected: Vec<u32>,
+    ejected: EjectedHosts,
     mergers: Vec<UpdateMerger>,
     /// Whether some level's update waits for its merge window to close: only then does the
     /// timer look at the mergers (a large mesh's clusters are swept every interval while their
@@ -129,8 +177,7 @@ impl UpstreamCluster {
             settings,
             lb,
             detector,
-            delivered_ejected: Vec::new(),
-            updated_ejected: Vec::new(),
+            ejected: EjectedHosts::default(),
             in_flight: InFlight::new(hosts),
             breaker: CircuitBreaker::default(),
             pools,
@@ -240,7 +287,7 @@ impl UpstreamCluster {
             retry_load.as_ref(),
             rng,
         )?;
-        if self.is_ejected(host) && !self.delivered_ejected.contains(&host) {
+        if self.is_ejected(host) && !self.ejected.delivered().contains(&host) {
             self.stats.others_mut().attempts_to_ejected_before_update += 1;
         }
         Some(Pick { host, endpoint: self.lb.hosts()[host as usize].endpoint, generation: self.generation })
@@ -335,13 +382,7 @@ impl UpstreamCluster {
     /// delivers now or when its window closes. So an ejection in P0 also opens P1's window, and
     /// a P1 ejection soon after waits for it.
     fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, ejected: bool, now: SimTime, rng: &mut R) {
-        match (self.updated_ejected.binary_search(&host), ejected) {
-            (Err(at), true) => self.updated_ejected.insert(at, host),
-            (Ok(at), false) => {
-                self.updated_ejected.remove(at);
-            }
-            _ => {}
-        }
+        self.ejected.update(host, ejected);
         for level in 0..self.mergers.len() {
             match self.mergers[level].on_update(now, false) {
                 Delivery::Now => self.deliver(level as u32, rng),
@@ -360,11 +401,9 @@ impl UpstreamCluster {
     fn deliver<R: Rng + ?Sized>(&mut self, level: u32, rng: &mut R) {
         let table = Rc::clone(self.lb.table());
         let in_level = |h: &u32| table.hosts()[*h as usize].priority == level;
-        self.delivered_ejected.retain(|h| !in_level(h));
-        self.delivered_ejected.extend(self.updated_ejected.iter().filter(|h| in_level(h)));
-        self.delivered_ejected.sort_unstable();
+        self.ejected.deliver(in_level);
         let before = self.lb.priority_load().clone();
-        self.lb.refresh_level(level, &self.delivered_ejected, rng);
+        self.lb.refresh_level(level, self.ejected.delivered(), rng);
         let after = self.lb.priority_load();
         if after.healthy != before.healthy {
             self.events.push(ClusterEvent::PriorityLoad(after.healthy.to_vec()));
@@ -477,14 +516,14 @@ impl UpstreamCluster {
             }
             orphaned.extend(waiting);
         }
-        self.delivered_ejected = self.detector.as_ref().map_or_else(Vec::new, OutlierDetector::ejected_hosts);
-        self.updated_ejected = self.delivered_ejected.clone();
+        self.ejected =
+            EjectedHosts::delivered_as(self.detector.as_ref().map_or_else(Vec::new, OutlierDetector::ejected_hosts));
         self.mergers.resize(table.level_count(), UpdateMerger::new(self.settings.update_merge_window));
         for merger in &mut self.mergers {
             merger.on_update(now, true);
         }
         self.note_merges();
-        self.lb.set_hosts(table, &self.delivered_ejected, rng);
+        self.lb.set_hosts(table, self.ejected.delivered(), rng);
         self.generation += 1;
         orphaned
     }
@@ -498,6 +537,27 @@ mod tests {
     use crate::envoy::priority_load::DEFAULT_OVERPROVISIONING_FACTOR;
     use crate::envoy::version::EnvoyVersion;
     use sim::RandomStreams;
+
+    #[test]
+    fn ejected_hosts_reach_the_load_balancers_level_by_level() {
+        let mut ejected = EjectedHosts::default();
+        ejected.update(4, false);
+        assert!(ejected.0.is_none(), "a return with nothing ejected keeps nothing");
+        for host in [7, 2, 4] {
+            ejected.update(host, true);
+        }
+        assert_eq!(ejected.delivered(), &[] as &[u32], "nothing delivered before an update");
+        // Hosts below 5 are level 0: only they are delivered.
+        ejected.deliver(|&h| h < 5);
+        assert_eq!(ejected.delivered(), &[2, 4]);
+        ejected.update(2, false);
+        ejected.deliver(|&h| h >= 5);
+        assert_eq!(ejected.delivered(), &[2, 4, 7], "level 0 keeps what it was last told");
+        ejected.deliver(|&h| h < 5);
+        assert_eq!(ejected.delivered(), &[4, 7]);
+        assert!(EjectedHosts::delivered_as(Vec::new()).0.is_none());
+        assert_eq!(EjectedHosts::delivered_as(vec![1, 3]).delivered(), &[1, 3]);
+    }
 
     fn ms(n: u64) -> SimTime {
         SimTime::ZERO + SimDuration::from_millis(n)

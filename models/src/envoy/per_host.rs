@@ -35,21 +35,37 @@ pub trait Packable: Clone + Default + PartialEq {
     fn unpack(packed: u32) -> Self;
 }
 
-/// The values of a large cluster that do not pack, each where its map cell points.
+/// The values of a large cluster that do not pack, each where its map cell points: nothing
+/// until the first (most of a large mesh's clusters never spill one).
 #[derive(Clone, Debug, Default)]
-struct Spilled<T> {
+struct Spilled<T>(Option<Box<SpilledList<T>>>);
+
+/// The spilled values of one cluster.
+#[derive(Clone, Debug, Default)]
+struct SpilledList<T> {
     values: Vec<T>,
     /// Places in `values` no cell points to.
     free: Vec<u32>,
 }
 
 impl<T: Packable> Spilled<T> {
+    /// The list, made on first use.
+    fn list(&mut self) -> &mut SpilledList<T> {
+        self.0.get_or_insert_default()
+    }
+
+    /// Values spilled now.
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        self.0.as_ref().map_or(0, |list| list.values.len() - list.free.len())
+    }
+
     /// The value a map cell stands for, taken out of the spilled list if it is there (its place
     /// stays the cell's until the value is put back).
     fn take(&mut self, cell: u32) -> T {
         match cell {
             AT_DEFAULT => T::default(),
-            SPILLED.. => std::mem::take(&mut self.values[(cell - SPILLED) as usize]),
+            SPILLED.. => std::mem::take(&mut self.list().values[(cell - SPILLED) as usize]),
             packed => T::unpack(packed),
         }
     }
@@ -59,7 +75,9 @@ impl<T: Packable> Spilled<T> {
     fn peek(&self, cell: u32) -> T {
         match cell {
             AT_DEFAULT => T::default(),
-            SPILLED.. => self.values[(cell - SPILLED) as usize].clone(),
+            SPILLED.. => {
+                self.0.as_ref().expect("a spilled cell has its list").values[(cell - SPILLED) as usize].clone()
+            }
             packed => T::unpack(packed),
         }
     }
@@ -72,19 +90,20 @@ impl<T: Packable> Spilled<T> {
         match (packed, spilled_at) {
             (Some(packed), None) => *cell = packed,
             (Some(packed), Some(place)) => {
-                self.free.push(place);
+                self.list().free.push(place);
                 *cell = packed;
             }
-            (None, Some(place)) => self.values[place as usize] = value,
+            (None, Some(place)) => self.list().values[place as usize] = value,
             (None, None) => {
-                let place = match self.free.pop() {
+                let list = self.list();
+                let place = match list.free.pop() {
                     Some(place) => {
-                        self.values[place as usize] = value;
+                        list.values[place as usize] = value;
                         place
                     }
                     None => {
-                        self.values.push(value);
-                        self.values.len() as u32 - 1
+                        list.values.push(value);
+                        list.values.len() as u32 - 1
                     }
                 };
                 *cell = SPILLED + place;
@@ -282,7 +301,7 @@ impl<T: Packable> PerHost<T> {
     fn held(&self) -> (usize, usize) {
         match &self.layout {
             Layout::Dense(values) => (values.len(), 0),
-            Layout::Sparse(sparse) => (sparse.cells.len(), sparse.spilled.values.len() - sparse.spilled.free.len()),
+            Layout::Sparse(sparse) => (sparse.cells.len(), sparse.spilled.count()),
         }
     }
 }
