@@ -119,7 +119,9 @@ pub struct LoadBalancer {
     /// inline, as every pick reads it.
     levels: PerLevel<Rc<HostSet>>,
     load: PriorityLoad,
-    workers: Vec<Worker>,
+    /// Inline for Istio's two workers (`concurrency: 2`), which every cluster of a large mesh
+    /// would otherwise keep in an allocation of its own.
+    workers: SmallVec<[Worker; 2]>,
     /// Per level, with locality-weighted balancing, how a pick chooses the locality of the
     /// level's healthy and of its degraded hosts (indexed by [`Availability`]).
     level_localities: PerLevel<LevelLocalities>,
