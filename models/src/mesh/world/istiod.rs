@@ -89,7 +89,7 @@ impl World {
                 (u.service, u.subset.clone())
             };
             let Translation { table, .. } = self
-                .translation(&locality, service, subset.as_deref(), Some(push as u32))
+                .translation(&locality, service, subset.as_ref(), Some(push as u32))
                 .expect("the same translation succeeded at build time");
             let cluster = &mut self.upstreams[upstream.index()].cluster;
             let orphaned = cluster.update_assignment(table, s.now(), &mut self.streams.outlier);

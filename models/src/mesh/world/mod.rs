@@ -299,9 +299,10 @@ struct ProxyUpstream {
     /// The proxy it belongs to.
     proxy: usize,
     service: usize,
-    subset: Option<String>,
+    subset: Option<Rc<str>>,
     cluster: UpstreamCluster,
-    timer: Option<(SimTime, EventHandle)>,
+    /// Its timer, due at the handle's time.
+    timer: Option<EventHandle>,
 }
 
 /// An Envoy: a gateway replica or a pod's sidecar.
@@ -332,7 +333,7 @@ type RouteLayout = Vec<Vec<u32>>;
 /// A service's route as the proxies apply it.
 struct ServiceRoute {
     weights: Vec<u32>,
-    subsets: Vec<Option<String>>,
+    subsets: Vec<Option<Rc<str>>>,
     timeout: Option<SimDuration>,
     retry: RetryPolicy,
 }
@@ -449,8 +450,10 @@ impl World {
         let mut routes = Vec::new();
         for service in &app.services {
             let route = config.istio.routes.iter().find(|r| r.host == service.name);
-            let (subsets, weights): (Vec<Option<String>>, Vec<u32>) = match route {
-                Some(r) if !r.destinations.is_empty() => r.destinations.iter().cloned().unzip(),
+            let (subsets, weights): (Vec<Option<Rc<str>>>, Vec<u32>) = match route {
+                Some(r) if !r.destinations.is_empty() => {
+                    r.destinations.iter().map(|(subset, weight)| (subset.as_deref().map(Rc::from), *weight)).unzip()
+                }
                 _ => (vec![None], vec![1]),
             };
             if weights.iter().all(|&w| w == 0) {
@@ -687,7 +690,7 @@ impl World {
             }
             for subset in self.routes[service].subsets.clone() {
                 let Translation { settings, table } =
-                    self.translation(&locality, service, subset.as_deref(), None).map_err(BuildError::Istio)?;
+                    self.translation(&locality, service, subset.as_ref(), None).map_err(BuildError::Istio)?;
                 let service_name = &self.config.app.services[service].name;
                 let settings = patched(&self.config.istio.envoy_overrides, &workload, service_name, settings);
                 let cluster = UpstreamCluster::new(settings, table, SimTime::ZERO, &mut self.streams.outlier);
@@ -723,15 +726,15 @@ impl World {
         self.log_cluster_events(upstream, s.now());
         let u = &mut self.upstreams[upstream.index()];
         let next = u.cluster.next_timer();
-        if u.timer.map(|(t, _)| t) == next {
+        if u.timer.map(EventHandle::time) == next {
             return;
         }
-        if let Some((_, handle)) = u.timer.take() {
+        if let Some(handle) = u.timer.take() {
             s.cancel(handle);
         }
         if let Some(t) = next {
             let t = t.max(s.now());
-            u.timer = Some((t, s.schedule_at(t, Event::ClusterTimer(upstream))));
+            u.timer = Some(s.schedule_at(t, Event::ClusterTimer(upstream)));
         }
     }
 

@@ -18,7 +18,7 @@ use crate::envoy::host_set::{HostTable, LoadAssignment};
 struct TranslationKey {
     locality: Rc<Locality>,
     service: usize,
-    subset: Option<String>,
+    subset: Option<Rc<str>>,
     /// The push it was sent in; `None`: the endpoints istiod knew when the proxies started.
     push: Option<u32>,
 }
@@ -47,10 +47,10 @@ impl World {
         &mut self,
         locality: &Rc<Locality>,
         service: usize,
-        subset: Option<&str>,
+        subset: Option<&Rc<str>>,
         push: Option<u32>,
     ) -> Result<Translation, TranslateError> {
-        let key = TranslationKey { locality: Rc::clone(locality), service, subset: subset.map(str::to_owned), push };
+        let key = TranslationKey { locality: Rc::clone(locality), service, subset: subset.cloned(), push };
         if let Some(made) = self.translations.made.get(&key) {
             return Ok(made.clone());
         }
@@ -62,8 +62,14 @@ impl World {
         let name = &self.config.app.services[service].name;
         let rule = self.config.istio.destination_rules.iter().find(|r| &r.host == name);
         let endpoints = self.service_endpoints(view, service);
-        let built =
-            build(&self.config.istio.mesh, &client, self.config.istio.proxy_concurrency, rule, subset, &endpoints)?;
+        let built = build(
+            &self.config.istio.mesh,
+            &client,
+            self.config.istio.proxy_concurrency,
+            rule,
+            subset.map(|s| &**s),
+            &endpoints,
+        )?;
         let tables = &mut self.translations.tables;
         let table = Rc::clone(tables.entry(built.assignment.assignment).or_insert_with_key(HostTable::new));
         let made = Translation { settings: Rc::new(built.settings), table };
