@@ -16,7 +16,7 @@ impl World {
             if stats.is_unused() {
                 continue;
             }
-            rows.push((self.proxies[upstream.proxy].name.clone(), self.cluster_name(upstream), stats));
+            rows.push((self.proxy_name(upstream.proxy), self.cluster_name(upstream), stats));
         }
         rows
     }
@@ -55,7 +55,7 @@ impl World {
             .rows()
             .iter()
             .map(|row| {
-                let proxy = row.proxy.map(|p| self.proxies[p].name.clone()).unwrap_or_default();
+                let proxy = row.proxy.map(|p| self.proxy_name(p)).unwrap_or_default();
                 let cluster = row.upstream.map(|u| self.cluster_name(&self.upstreams[u])).unwrap_or_default();
                 let (pod, zone) = match row.host {
                     Some(EndpointId(p)) => {
@@ -77,6 +77,18 @@ impl World {
             })
             .collect();
         (rows, self.log.left_out())
+    }
+
+    /// A proxy's name: its pod's (`productpage-v1-ack-hangzhou-0`), or its gateway replica's
+    /// (`ingressgateway-ack-hangzhou-0`).
+    fn proxy_name(&self, proxy: usize) -> String {
+        match self.proxies[proxy].of {
+            ProxyOf::Pod(pod) => self.pod_name(pod),
+            ProxyOf::Gateway { index, replica } => {
+                let gateway = &self.topology.gateways[index];
+                format!("{}-{}-{replica}", gateway.gateway, self.topology.clusters[gateway.cluster].0)
+            }
+        }
     }
 
     /// A pod's name: `reviews-v1-ack-hangzhou-0` (service, version, cluster, ordinal).

@@ -305,11 +305,19 @@ struct ProxyUpstream {
     timer: Option<EventHandle>,
 }
 
+/// Whose Envoy a proxy is: a pod's sidecar, or a gateway replica (by index in the topology,
+/// and its ordinal among its gateway's replicas).
+#[derive(Clone, Copy, Debug)]
+enum ProxyOf {
+    Pod(usize),
+    Gateway { index: usize, replica: usize },
+}
+
 /// An Envoy: a gateway replica or a pod's sidecar.
 struct Proxy {
     zone: usize,
-    /// Its pod's name (`productpage-v1-ack-hangzhou-0`, gateways `ingressgateway-ack-hangzhou-0`).
-    name: String,
+    /// Its pod or gateway replica, which name it (named only when a run's outputs are written).
+    of: ProxyOf,
     /// Where istiod thinks it runs (empty without node locality labels).
     locality: Rc<Locality>,
     cluster: usize,
@@ -551,7 +559,9 @@ impl World {
         // Gateways call the entry service; sidecars call what their version calls.
         for g in 0..gateway_count {
             let zone = world.topology.gateways[g].zone;
-            world.add_proxy(zone, None, Some(g), &[entry])?;
+            let gateway = &world.topology.gateways[g];
+            let replica = world.topology.gateways[..g].iter().filter(|o| o.gateway == gateway.gateway).count();
+            world.add_proxy(zone, ProxyOf::Gateway { index: g, replica }, &[entry])?;
             if world.topology.gateways[g].gateway == config.workload.gateway {
                 world.entry_proxies.push(world.proxies.len() - 1);
             }
@@ -560,7 +570,7 @@ impl World {
             let pod = &world.topology.pods[p];
             let callees = world.callees[pod.service][pod.version].clone();
             if !callees.is_empty() {
-                world.add_proxy(pod.zone, Some(p), None, &callees)?;
+                world.add_proxy(pod.zone, ProxyOf::Pod(p), &callees)?;
                 world.pod_proxy[p] = Some(world.proxies.len() - 1);
             }
         }
@@ -660,27 +670,18 @@ impl World {
         view
     }
 
-    fn add_proxy(
-        &mut self,
-        zone: usize,
-        pod: Option<usize>,
-        gateway: Option<usize>,
-        callees: &[usize],
-    ) -> Result<(), BuildError> {
+    fn add_proxy(&mut self, zone: usize, of: ProxyOf, callees: &[usize]) -> Result<(), BuildError> {
         // `workload`: the service of its pod, or its gateway's name (what EnvoyFilter patches select).
-        let (cluster, locality, workload, name) = match (pod, gateway) {
-            (Some(p), _) => {
+        let (cluster, locality, workload) = match of {
+            ProxyOf::Pod(p) => {
                 let pod = &self.topology.pods[p];
                 let service = self.config.app.services[pod.service].name.clone();
-                (pod.cluster, pod.locality.clone(), service, self.pod_name(p))
+                (pod.cluster, pod.locality.clone(), service)
             }
-            (None, Some(g)) => {
-                let gateway = &self.topology.gateways[g];
-                let replica = self.topology.gateways[..g].iter().filter(|o| o.gateway == gateway.gateway).count();
-                let name = format!("{}-{}-{replica}", gateway.gateway, self.topology.clusters[gateway.cluster].0);
-                (gateway.cluster, gateway.locality.clone(), gateway.gateway.clone(), name)
+            ProxyOf::Gateway { index, .. } => {
+                let gateway = &self.topology.gateways[index];
+                (gateway.cluster, gateway.locality.clone(), gateway.gateway.clone())
             }
-            (None, None) => unreachable!("a proxy belongs to a pod or a gateway"),
         };
         let first = self.upstreams.len();
         let mut routes: RouteLayout = vec![Vec::new(); self.routes.len()];
@@ -708,7 +709,7 @@ impl World {
             }
         };
         let upstreams = first..self.upstreams.len();
-        self.proxies.push(Proxy { zone, name, locality, cluster, upstreams, routes });
+        self.proxies.push(Proxy { zone, of, locality, cluster, upstreams, routes });
         Ok(())
     }
 
