@@ -670,6 +670,8 @@ impl World {
         view
     }
 
+    /// Adds the Envoy of `of`, in `zone`, with a cluster for each route destination of each
+    /// service in `callees`.
     fn add_proxy(&mut self, zone: usize, of: ProxyOf, callees: &[usize]) -> Result<(), BuildError> {
         // `workload`: the service of its pod, or its gateway's name (what EnvoyFilter patches select).
         let (cluster, locality, workload) = match of {
