@@ -7,6 +7,8 @@
 //! host-set change of the level (an EDS update, an ejection, an uneject), on each worker; from
 //! Envoy 1.30 it starts at a random pick count.
 
+use smallvec::SmallVec;
+
 use super::edf::EdfScheduler;
 
 /// Weight × min(1, OF/100 × eligible / hosts); 0 for a locality without hosts.
@@ -48,17 +50,12 @@ impl LocalityScheduler {
     /// A schedule over localities with these effective weights; `start_picks` is the random
     /// starting point (Envoy ≥ 1.30) or `None` to start from the beginning (earlier releases).
     pub fn new(effective_weights: &[f64], start_picks: Option<u32>) -> Self {
-        let mut eligible = effective_weights.iter().enumerate().filter(|(_, w)| **w > 0.0);
-        match (eligible.next(), eligible.next()) {
-            (None, _) => LocalityScheduler::Empty,
-            (Some((only, _)), None) => LocalityScheduler::Single(only as u32),
+        let entries: SmallVec<[(u32, f64); 4]> =
+            effective_weights.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(i, &w)| (i as u32, w)).collect();
+        match entries.as_slice() {
+            [] => LocalityScheduler::Empty,
+            &[(only, _)] => LocalityScheduler::Single(only),
             _ => {
-                let entries: Vec<(u32, f64)> = effective_weights
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, w)| **w > 0.0)
-                    .map(|(i, &w)| (i as u32, w))
-                    .collect();
                 let edf = match start_picks {
                     Some(picks) => EdfScheduler::with_picks(&entries, picks),
                     None => {
