@@ -11,7 +11,7 @@
 # which is worth it when they exercise what the built-in ones do not (many regions, say).
 # CARGO_ARGS name more binaries built with the same profile (`-p benches --bin mesh-throughput`).
 # The binary lands in target/pgo/release/meshsim. Before it is kept, it runs the first training
-# scenario again and must write the very bytes the instrumented build wrote.
+# scenario and sweep again and must write the very bytes the instrumented build wrote.
 #
 # Needs the toolchain's llvm-profdata (rustup's llvm-tools component), added here if missing.
 set -euo pipefail
@@ -68,10 +68,14 @@ CARGO_TARGET_DIR=target/pgo RUSTFLAGS="-Cprofile-use=$(pwd)/$train/meshsim.profd
   cargo build --release --locked -p experiments --bin meshsim "${cargo_args[@]}"
 
 # Same source, same seed: the optimised binary must write what the instrumented one wrote.
-target/pgo/release/meshsim run "${scenarios[0]}" --replications 2 --out "$train/out/check" >/dev/null 2>&1
-if ! diff -r "$train/out/scenario-0" "$train/out/check" >/dev/null; then
-  echo "pgo: target/pgo/release/meshsim wrote other results than the instrumented build for ${scenarios[0]}" >&2
-  exit 1
-fi
+target/pgo/release/meshsim run "${scenarios[0]}" --replications 2 --out "$train/out/check-scenario" >/dev/null 2>&1
+target/pgo/release/meshsim sweep "${sweeps[0]}" --out "$train/out/check-sweep" >/dev/null 2>&1
+for pair in "scenario-0 check-scenario ${scenarios[0]}" "sweep-0 check-sweep ${sweeps[0]}"; do
+  read -r trained checked file <<<"$pair"
+  if ! diff -r "$train/out/$trained" "$train/out/$checked" >/dev/null; then
+    echo "pgo: target/pgo/release/meshsim wrote other results than the instrumented build for $file" >&2
+    exit 1
+  fi
+done
 rm -rf "$train/build"
 echo "pgo: built target/pgo/release/meshsim (profile: $train/meshsim.profdata)" >&2
