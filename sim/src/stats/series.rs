@@ -23,9 +23,17 @@ impl<T: Default> TimeSeries<T> {
     pub fn at_mut(&mut self, at: SimTime) -> &mut T {
         let index = (at.as_nanos() / self.width.as_nanos()) as usize;
         if index >= self.windows.len() {
-            self.windows.resize_with(index + 1, T::default);
+            self.grow_to(index);
         }
         &mut self.windows[index]
+    }
+
+    /// Creates every window up to and including window `index` (once per window: out of the
+    /// way of the look-up above, which a run makes several times per request).
+    #[cold]
+    #[inline(never)]
+    fn grow_to(&mut self, index: usize) {
+        self.windows.resize_with(index + 1, T::default);
     }
 
     /// Makes the series cover every window up to and including the one holding `end`, so that
