@@ -52,14 +52,26 @@ CARGO_TARGET_DIR="$train/build" \
 # Build scripts ran instrumented too; only the training runs belong in the profile.
 rm -f "$profiles"/*.profraw
 
+# Runs `meshsim ARGS...` with `binary`, its messages kept in $train/out/NAME.log, and stops
+# the build, naming the run and its log, if it fails.
+run_quietly() {
+  local name=$1 binary=$2
+  shift 2
+  if ! "$binary" "$@" >/dev/null 2>"$train/out/$name.log"; then
+    echo "pgo: meshsim $* failed; its messages are in $train/out/$name.log" >&2
+    exit 1
+  fi
+}
+
 echo "pgo: training on ${#scenarios[@]} scenarios and ${#sweeps[@]} sweeps" >&2
 instrumented="$train/build/release/meshsim"
+mkdir -p "$train/out"
 export LLVM_PROFILE_FILE="$profiles/meshsim-%p-%m.profraw"
 for i in "${!scenarios[@]}"; do
-  "$instrumented" run "${scenarios[$i]}" --replications 2 --out "$train/out/scenario-$i" >/dev/null 2>&1
+  run_quietly "scenario-$i" "$instrumented" run "${scenarios[$i]}" --replications 2 --out "$train/out/scenario-$i"
 done
 for i in "${!sweeps[@]}"; do
-  "$instrumented" sweep "${sweeps[$i]}" --out "$train/out/sweep-$i" >/dev/null 2>&1
+  run_quietly "sweep-$i" "$instrumented" sweep "${sweeps[$i]}" --out "$train/out/sweep-$i"
 done
 unset LLVM_PROFILE_FILE
 "$profdata" merge -o "$train/meshsim.profdata" "$profiles"
@@ -69,8 +81,9 @@ CARGO_TARGET_DIR=target/pgo RUSTFLAGS="-Cprofile-use=$(pwd)/$train/meshsim.profd
   cargo build --release --locked -p experiments --bin meshsim "${cargo_args[@]}"
 
 # Same source, same seed: the optimised binary must write what the instrumented one wrote.
-target/pgo/release/meshsim run "${scenarios[0]}" --replications 2 --out "$train/out/check-scenario" >/dev/null 2>&1
-target/pgo/release/meshsim sweep "${sweeps[0]}" --out "$train/out/check-sweep" >/dev/null 2>&1
+run_quietly check-scenario target/pgo/release/meshsim run "${scenarios[0]}" --replications 2 \
+  --out "$train/out/check-scenario"
+run_quietly check-sweep target/pgo/release/meshsim sweep "${sweeps[0]}" --out "$train/out/check-sweep"
 for pair in "scenario-0 check-scenario ${scenarios[0]}" "sweep-0 check-sweep ${sweeps[0]}"; do
   read -r trained checked file <<<"$pair"
   if ! diff -r "$train/out/$trained" "$train/out/$checked" >/dev/null; then
