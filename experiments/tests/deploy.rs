@@ -1,6 +1,7 @@
-//! The Kubernetes templates in `deploy/kubernetes` work as shipped: the ConfigMap's sweep and
-//! base scenario are a valid sweep, and the Indexed Job tells meshsim as many shards as it has
-//! completions. (`.ci/run` also validates every manifest against the Kubernetes schemas.)
+//! What `deploy/` ships works as shipped: the Kubernetes ConfigMap's sweep and base scenario are a
+//! valid sweep, the Indexed Job tells meshsim as many shards as it has completions (`.ci/run`
+//! also validates every manifest against the Kubernetes schemas), and the profile-guided build
+//! trains on the load its comments promise (`.ci/run` runs the build itself).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -45,4 +46,26 @@ fn the_indexed_job_names_its_shard_count() {
     let Some(Node::Seq(env)) = containers[0].get("env").cloned() else { panic!("no env") };
     let shards = env.iter().find(|e| e.get("name") == Some(&Node::Text("MESHSIM_SHARDS".into()))).unwrap();
     assert_eq!(shards.get("value").unwrap().scalar_text().unwrap(), completions);
+}
+
+#[test]
+fn the_profile_guided_build_trains_on_the_benchmark_load_at_three_sizes() {
+    use experiments::sweep::plan::Plan;
+    use models::mesh::config::Arrivals;
+
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/pgo/training-sweep.yaml");
+    let plan = Plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let scenarios = plan.scenarios().unwrap_or_else(|e| panic!("{e}"));
+    let sizes: Vec<u32> = scenarios
+        .iter()
+        .map(|scenario| {
+            let config = &scenario.config;
+            assert_eq!(config.workload.arrivals, Arrivals::Poisson { rate: 1000.0 });
+            let deployments: Vec<_> = config.clusters.iter().flat_map(|c| &c.deployments).collect();
+            assert_eq!(deployments.len(), 8, "every deployment of seed-failover");
+            assert!(deployments.iter().all(|d| d.concurrency == 32 && d.replicas == deployments[0].replicas));
+            deployments[0].replicas
+        })
+        .collect();
+    assert_eq!(sizes, [1, 8, 100]);
 }
