@@ -365,9 +365,11 @@ impl UpstreamCluster {
     ) -> Option<Detection> {
         let host = self.resolve(pick)?;
         let detector = self.detector.as_mut()?;
-        // A first result can wake the detector's sweeps; a detection moves merge windows.
-        self.changed = true;
-        let detection = detector.record(host as usize, result, now, rng)?;
+        // The first result of an idle detector wakes its sweeps; a detection moves merge windows.
+        let was_idle = detector.next_sweep().is_none();
+        let detection = detector.record(host as usize, result, now, rng);
+        self.changed |= was_idle || detection.is_some();
+        let detection = detection?;
         self.stats.others_mut().count_detection(&detection);
         self.detection_event(&detection);
         if detection.outcome == EjectionOutcome::Ejected {
@@ -420,7 +422,7 @@ impl UpstreamCluster {
     }
 
     /// Whether [`next_timer`](Self::next_timer) or the events may have changed since the last
-    /// call: an attempt's result charged to a detector, a timer, an EDS update. The owner need
+    /// call: an idle detector's first result, a detection, a timer, an EDS update. The owner need
     /// not look again until they have.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
