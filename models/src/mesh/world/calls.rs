@@ -289,10 +289,11 @@ impl World {
         s: &mut Scheduler<Event>,
     ) {
         let now = s.now();
-        self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
-        let Some(attempt) = call.attempt.take() else { return };
+        let (retry_slot, attempt) = (call.take_retry_slot(), call.attempt.take());
         let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
+        self.free_retry_slot(retry_slot);
+        let Some(attempt) = attempt else { return };
         if let Some(handle) = attempt.per_try_timeout {
             s.cancel(handle);
         }
@@ -355,10 +356,11 @@ impl World {
         markers: u32,
         s: &mut Scheduler<Event>,
     ) {
-        // The try that just ended, if it was a retry, no longer counts against max_retries.
-        self.release_retry(index, serial);
         let Some(call) = self.calls.get_mut(index, serial) else { return };
+        // The try that just ended, if it was a retry, no longer counts against max_retries.
+        let retry_slot = call.take_retry_slot();
         let (retries, proxy, upstream) = (call.retries, call.proxy, call.upstream);
+        self.free_retry_slot(retry_slot);
         let service = self.upstreams[upstream.index()].service;
         let policy = &self.routes[service].retry;
         let cluster = &mut self.upstreams[upstream.index()].cluster;
@@ -399,18 +401,17 @@ impl World {
         }
     }
 
-    /// Frees the call's max_retries slot, if it holds one.
-    pub(super) fn release_retry(&mut self, index: u32, serial: u32) {
-        let Some(call) = self.calls.get_mut(index, serial) else { return };
-        if std::mem::take(&mut call.retry_in_flight) {
-            let upstream = call.upstream;
+    /// Gives a max_retries slot that [`Call::take_retry_slot`] took back to its cluster's breaker.
+    fn free_retry_slot(&mut self, slot: Option<UpstreamId>) {
+        if let Some(upstream) = slot {
             self.upstreams[upstream.index()].cluster.breaker().0.track_retry(false);
         }
     }
 
     pub(super) fn end_call(&mut self, index: u32, serial: u32, status: u16, markers: u32, s: &mut Scheduler<Event>) {
-        self.release_retry(index, serial);
-        let Some(call) = self.calls.remove(index, serial) else { return };
+        let Some(mut call) = self.calls.remove(index, serial) else { return };
+        let retry_slot = call.take_retry_slot();
+        self.free_retry_slot(retry_slot);
         if let Some(handle) = call.route_timeout {
             s.cancel(handle);
         }

@@ -237,6 +237,14 @@ struct Call {
     retry_in_flight: bool,
 }
 
+impl Call {
+    /// Gives up the call's max_retries slot, if it holds one (from the retry decision until that
+    /// retry's attempt ends): the cluster whose breaker counted it, for the world to free.
+    fn take_retry_slot(&mut self) -> Option<UpstreamId> {
+        std::mem::take(&mut self.retry_in_flight).then_some(self.upstream)
+    }
+}
+
 /// A pod's work on one request.
 #[derive(Clone, Debug)]
 struct Job {
