@@ -636,6 +636,28 @@ mod tests {
     }
 
     #[test]
+    fn a_result_calls_for_a_new_look_at_the_timer_only_when_it_can_move_it() {
+        let mut rng = RandomStreams::new(3).stream("cluster");
+        let mut settings = settings(1000);
+        Rc::make_mut(settings.outlier_detection.as_mut().unwrap()).consecutive_5xx = 2;
+        let mut cluster = UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1, 2]])), ms(0), &mut rng);
+        cluster.take_changed();
+        let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
+        // The idle detector's first result arms its sweeps.
+        cluster.record(pick, HostResult::Http(200), ms(100), &mut rng);
+        assert!(cluster.take_changed());
+        assert_eq!(cluster.next_timer(), Some(ms(500)));
+        // Results that neither wake the detector nor detect leave the timer where it was.
+        cluster.record(pick, HostResult::Http(200), ms(200), &mut rng);
+        cluster.record(pick, HostResult::Http(503), ms(300), &mut rng);
+        assert!(!cluster.take_changed());
+        // The second 503 in a row ejects.
+        let detection = cluster.record(pick, HostResult::Http(503), ms(400), &mut rng).unwrap();
+        assert_eq!(detection.outcome, EjectionOutcome::Ejected);
+        assert!(cluster.take_changed());
+    }
+
+    #[test]
     fn a_quick_re_ejection_waits_for_the_merge_window() {
         let mut rng = RandomStreams::new(2).stream("cluster");
         let mut settings = settings(1000);
