@@ -365,10 +365,10 @@ impl UpstreamCluster {
     ) -> Option<Detection> {
         let host = self.resolve(pick)?;
         let detector = self.detector.as_mut()?;
-        // The first result of an idle detector wakes its sweeps; a detection moves merge windows.
-        let was_idle = detector.next_sweep().is_none();
+        // A result that makes the next sweep matter arms it; a detection moves merge windows.
+        let was_quiet = detector.next_sweep().is_none();
         let detection = detector.record(host as usize, result, now, rng);
-        self.changed |= was_idle || detection.is_some();
+        self.changed |= detection.is_some() || (was_quiet && detector.next_sweep().is_some());
         let detection = detection?;
         self.stats.others_mut().count_detection(&detection);
         self.detection_event(&detection);
@@ -422,7 +422,7 @@ impl UpstreamCluster {
     }
 
     /// Whether [`next_timer`](Self::next_timer) or the events may have changed since the last
-    /// call: an idle detector's first result, a detection, a timer, an EDS update. The owner need
+    /// call: a result that makes the next sweep matter, a detection, a timer, an EDS update. The owner need
     /// not look again until they have.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
@@ -639,22 +639,33 @@ mod tests {
     fn a_result_calls_for_a_new_look_at_the_timer_only_when_it_can_move_it() {
         let mut rng = RandomStreams::new(3).stream("cluster");
         let mut settings = settings(1000);
-        Rc::make_mut(settings.outlier_detection.as_mut().unwrap()).consecutive_5xx = 2;
+        let config = Rc::make_mut(settings.outlier_detection.as_mut().unwrap());
+        config.consecutive_5xx = 2;
+        config.failure_percentage_request_volume = 3;
         let mut cluster = UpstreamCluster::new(settings, HostTable::new(&assignment(&[&[1, 2]])), ms(0), &mut rng);
         cluster.take_changed();
         let pick = cluster.choose_host(0, &[], HostSelection::ANY, &mut rng).unwrap();
-        // The idle detector's first result arms its sweeps.
+        // Below the judged volume, with nothing ejected, no sweep matters: no timer.
         cluster.record(pick, HostResult::Http(200), ms(100), &mut rng);
+        cluster.record(pick, HostResult::Http(200), ms(200), &mut rng);
+        assert!(!cluster.take_changed());
+        assert_eq!(cluster.next_timer(), None);
+        // The third result of the interval reaches the volume: the sweep at 0.5 s will judge it.
+        cluster.record(pick, HostResult::Http(200), ms(300), &mut rng);
         assert!(cluster.take_changed());
         assert_eq!(cluster.next_timer(), Some(ms(500)));
-        // Results that neither wake the detector nor detect leave the timer where it was.
-        cluster.record(pick, HostResult::Http(200), ms(200), &mut rng);
-        cluster.record(pick, HostResult::Http(503), ms(300), &mut rng);
+        // Results that neither arm the sweep nor detect leave the timer where it was.
+        cluster.record(pick, HostResult::Http(503), ms(400), &mut rng);
         assert!(!cluster.take_changed());
-        // The second 503 in a row ejects.
-        let detection = cluster.record(pick, HostResult::Http(503), ms(400), &mut rng).unwrap();
+        // The sweep judges the interval; the next one has seen nothing yet.
+        cluster.on_timer(ms(500), &mut rng);
+        assert!(cluster.take_changed());
+        assert_eq!(cluster.next_timer(), None);
+        // The second 503 in a row ejects, and the ejection's end needs the sweeps.
+        let detection = cluster.record(pick, HostResult::Http(503), ms(600), &mut rng).unwrap();
         assert_eq!(detection.outcome, EjectionOutcome::Ejected);
         assert!(cluster.take_changed());
+        assert_eq!(cluster.next_timer(), Some(ms(1_500)));
     }
 
     #[test]

@@ -246,10 +246,6 @@ impl Monitors {
         Monitors(monitors)
     }
 
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     fn get(&self, host: usize) -> Option<&HostMonitor> {
         let at = self.0.binary_search_by_key(&(host as u32), |&(h, _)| h).ok()?;
         Some(&self.0[at].1)
@@ -298,6 +294,14 @@ pub struct OutlierDetector {
     monitors: Monitors,
     host_count: usize,
     ejected: usize,
+    /// Whether some monitor's multiplier may still decay at a sweep.
+    multipliers_to_decay: bool,
+    /// Whether some host's count in the interval now running reached the least volume the
+    /// success-rate and failure-percentage detectors judge.
+    volume_reached: bool,
+    /// The next sweep on the grid the first one set; while no sweep matters (see
+    /// [`next_sweep`](Self::next_sweep)) it may lie in the past, and the sweeps missed since are
+    /// caught up with the next result.
     next_sweep: SimTime,
 }
 
@@ -342,6 +346,8 @@ impl OutlierDetector {
             monitors: Monitors::default(),
             host_count: hosts,
             ejected: 0,
+            multipliers_to_decay: false,
+            volume_reached: false,
             next_sweep: first_sweep,
         }
     }
@@ -351,23 +357,52 @@ impl OutlierDetector {
         &self.config
     }
 
-    /// When the next sweep is due, if one is needed: until the detector is charged a result it
-    /// has nothing a sweep could change, so its timer need not run. Sweeps stay on the grid the
-    /// first sweep set, as Envoy's interval timer does.
+    /// When the next sweep is due, if it can change more than the success-rate buckets: return
+    /// an ejected host, decay a multiplier, or judge an interval in which some host reached the
+    /// request volume. Envoy's interval timer runs every interval, but its other sweeps only
+    /// rotate the buckets and forget quiet hosts, which the next result catches up with: a
+    /// proxy of a large mesh, which sends each host a few requests a second, then needs no timer.
+    /// Sweeps stay on the grid the first sweep set.
     pub fn next_sweep(&self) -> Option<SimTime> {
-        (!self.monitors.is_empty()).then_some(self.next_sweep)
+        (self.ejected > 0 || self.multipliers_to_decay || self.volume_reached).then_some(self.next_sweep)
     }
 
-    /// `host`'s monitor, made on the host's first result at `now`. The first monitor of an idle
-    /// detector moves the next sweep past `now` along the grid, over the sweeps that found
-    /// nothing to do.
-    fn monitor(&mut self, host: usize, now: SimTime) -> &mut HostMonitor {
-        if self.monitors.is_empty() && self.next_sweep <= now {
-            let interval = self.config.interval.as_nanos().max(1);
-            let missed = (now - self.next_sweep).as_nanos() / interval + 1;
-            self.next_sweep += SimDuration::from_nanos(missed * interval);
+    /// The fewest requests in an interval for which a host is judged by the success-rate or
+    /// failure-percentage detector.
+    fn judged_volume(&self) -> u64 {
+        u64::from(self.config.success_rate_request_volume.min(self.config.failure_percentage_request_volume).max(1))
+    }
+
+    /// `host`'s monitor (made on the host's first result) after one result counted at `now` in
+    /// its external or local-origin bucket. The sweeps missed since the last one that mattered
+    /// are caught up with first.
+    #[inline]
+    fn count(&mut self, host: usize, local_origin: bool, success: bool, now: SimTime) -> &mut HostMonitor {
+        if self.next_sweep <= now && self.next_sweep().is_none() {
+            self.catch_up(now);
         }
-        self.monitors.entry(host)
+        let judged = self.judged_volume();
+        let monitor = self.monitors.entry(host);
+        let counts = if local_origin { &mut monitor.local_origin } else { &mut monitor.external };
+        counts.record(success);
+        self.volume_reached |= counts.current.total >= judged;
+        monitor
+    }
+
+    /// Runs the sweeps due at or before `now` while none matters: each rotates the buckets and
+    /// forgets the hosts back at a new monitor's state, as a full sweep would with nothing to
+    /// return, judge or decay.
+    fn catch_up(&mut self, now: SimTime) {
+        let interval = self.config.interval.as_nanos().max(1);
+        let missed = (now - self.next_sweep).as_nanos() / interval + 1;
+        for _ in 0..missed.min(2) {
+            for (_, monitor) in self.monitors.iter_mut() {
+                monitor.external.rotate();
+                monitor.local_origin.rotate();
+            }
+        }
+        self.monitors.retain(|monitor| *monitor != HostMonitor::default());
+        self.next_sweep += SimDuration::from_nanos(missed * interval);
     }
 
     /// Number of hosts watched.
@@ -404,6 +439,13 @@ impl OutlierDetector {
         self.monitors = Monitors::from_unsorted(kept);
         self.host_count = hosts;
         self.ejected = self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).count();
+        self.note_multipliers();
+    }
+
+    /// Notes whether some monitor's multiplier may still decay.
+    fn note_multipliers(&mut self) {
+        self.multipliers_to_decay =
+            self.version.ejection_multiplier_decays() && self.monitors.iter().any(|(_, m)| m.multiplier > 0);
     }
 
     /// Charges one attempt's result to `host`; returns the detection it triggered, if any
@@ -421,14 +463,11 @@ impl OutlierDetector {
             (HostResult::ConnectFailed, false) => self.put_http_code(host, 503, now, rng),
             (HostResult::Timeout, false) => self.put_http_code(host, 504, now, rng),
             (HostResult::ConnectSuccess, true) => {
-                let monitor = self.monitor(host, now);
-                monitor.local_origin.record(true);
-                monitor.consecutive_local_origin_failure = 0;
+                self.count(host, true, true, now).consecutive_local_origin_failure = 0;
                 None
             }
             (HostResult::ConnectFailed | HostResult::Timeout, true) => {
-                let monitor = self.monitor(host, now);
-                monitor.local_origin.record(false);
+                let monitor = self.count(host, true, false, now);
                 monitor.consecutive_local_origin_failure += 1;
                 (monitor.consecutive_local_origin_failure == self.config.consecutive_local_origin_failure)
                     .then(|| self.on_consecutive_error(host, EjectionKind::ConsecutiveLocalOriginFailure, now, rng))
@@ -447,9 +486,8 @@ impl OutlierDetector {
     ) -> Option<Detection> {
         let (gateway_threshold, five_threshold) =
             (self.config.consecutive_gateway_failure, self.config.consecutive_5xx);
-        let monitor = self.monitor(host, now);
         let is_5xx = (500..600).contains(&code);
-        monitor.external.record(!is_5xx);
+        let monitor = self.count(host, false, !is_5xx, now);
         if !is_5xx {
             monitor.consecutive_5xx = 0;
             monitor.consecutive_gateway_failure = 0;
@@ -539,6 +577,7 @@ impl OutlierDetector {
         if below_cap || !decays {
             monitor.multiplier += 1;
         }
+        self.multipliers_to_decay |= decays;
         EjectionOutcome::Ejected
     }
 
@@ -581,6 +620,8 @@ impl OutlierDetector {
         // intervals, never ejected) is forgotten until its next result: sweeps cost what the
         // proxy sent recently, not every host it ever sent to.
         self.monitors.retain(|monitor| *monitor != HostMonitor::default());
+        self.note_multipliers();
+        self.volume_reached = false;
         self.next_sweep = now + self.config.interval;
         report
     }
@@ -796,13 +837,15 @@ mod tests {
             detector.sweep(now, &mut rng);
             now = detector.next_sweep().expect("a charged detector sweeps");
         }
-        // Out at 180.5 s; then quiet sweeps decay the multiplier one step each: after two quiet
-        // intervals a new ejection is back to base.
-        for _ in 0..3 {
-            detector.sweep(now, &mut rng);
-            now = detector.next_sweep().expect("a charged detector sweeps");
+        // Out at 180.5 s; then quiet sweeps decay the multiplier one step each, and are needed
+        // until it is back to zero: two of them, after which a new ejection is back to base.
+        let mut decaying_sweeps = 0;
+        while let Some(t) = detector.next_sweep() {
+            detector.sweep(t, &mut rng);
+            decaying_sweeps += 1;
         }
-        detector.record(0, HostResult::Http(503), now, &mut rng);
+        assert_eq!(decaying_sweeps, 2);
+        detector.record(0, HostResult::Http(503), at(183_500), &mut rng);
         assert_eq!(detector.ejection_length(0), SimDuration::from_secs(60));
         assert_eq!(detector.ejections_of(0), 3);
     }
@@ -816,14 +859,13 @@ mod tests {
             detector.record(0, HostResult::Http(503), now, &mut rng);
             assert_eq!(detector.ejection_length(0), SimDuration::from_secs(60 * round));
             while detector.is_ejected(0) {
-                now = detector.next_sweep().expect("a charged detector sweeps");
+                now = detector.next_sweep().expect("an ejection needs its sweeps");
                 detector.sweep(now, &mut rng);
             }
-            // Long quiet spells change nothing.
-            for _ in 0..100 {
-                now = detector.next_sweep().expect("a charged detector sweeps");
-                detector.sweep(now, &mut rng);
-            }
+            // No multiplier to decay: nothing is left for a sweep, and long quiet spells change
+            // nothing.
+            assert_eq!(detector.next_sweep(), None);
+            now += SimDuration::from_secs(100);
         }
     }
 
@@ -852,21 +894,43 @@ mod tests {
     }
 
     #[test]
-    fn a_detector_sweeps_only_while_it_has_recent_results_and_keeps_its_grid() {
-        // A proxy of a large mesh is charged for few of its hosts: until then it has nothing to
-        // sweep, two quiet intervals after its last result it is idle again, and a result after
-        // idle sweeps on the grid the first sweep set (here 1 s, 2 s, 3 s, ...).
+    fn a_detector_sweeps_only_when_a_sweep_can_matter_and_keeps_its_grid() {
+        // A proxy of a large mesh sends each host a few requests a second: its sweeps would only
+        // rotate the buckets, so they wait for the next result. A host reaching the judged
+        // volume (here 3) or an ejection calls for the sweep, on the grid the first sweep set
+        // (here 1 s, 2 s, 3 s, ...).
         let mut rng = RandomStreams::new(1).stream("test");
-        let mut detector = OutlierDetector::new(seed_config(100), EnvoyVersion::new(40), 1000, secs(1));
+        let config = DetectorConfig { failure_percentage_request_volume: 3, ..seed_config(100) };
+        let mut detector = OutlierDetector::new(config, EnvoyVersion::new(40), 1000, secs(1));
+        let at = |ms: u64| SimTime::from_nanos(ms * 1_000_000);
+        let mut successes = RandomStreams::new(1).stream("successes");
+        let mut ok = |detector: &mut OutlierDetector, ms: u64| {
+            detector.record(7, HostResult::Http(200), at(ms), &mut successes);
+        };
         assert_eq!(detector.next_sweep(), None);
-        detector.record(7, HostResult::Http(200), secs(0), &mut rng);
+        ok(&mut detector, 100);
+        ok(&mut detector, 200);
+        assert_eq!(detector.next_sweep(), None, "below the judged volume");
+        ok(&mut detector, 300);
         assert_eq!(detector.next_sweep(), Some(secs(1)));
         detector.sweep(secs(1), &mut rng);
-        assert_eq!(detector.next_sweep(), Some(secs(2)), "the last interval's count is still judged");
-        detector.sweep(secs(2), &mut rng);
+        assert_eq!(detector.next_sweep(), None, "the interval now running has seen nothing");
+        // Two results in [1 s, 2 s), one in [2 s, 3 s): the sweep at 2 s, not run, is caught
+        // up with, so no interval reaches the volume.
+        ok(&mut detector, 1_500);
+        ok(&mut detector, 1_600);
+        ok(&mut detector, 2_100);
         assert_eq!(detector.next_sweep(), None);
-        let at = |ms: u64| SimTime::from_nanos(ms * 1_000_000);
+        ok(&mut detector, 2_200);
+        assert_eq!(detector.next_sweep(), None);
+        ok(&mut detector, 2_300);
+        assert_eq!(detector.next_sweep(), Some(secs(3)));
+        detector.sweep(secs(3), &mut rng);
+        // Host 7, charged once in [3 s, 4 s), is forgotten at the first result after the two
+        // sweeps that would have rotated that count out.
+        ok(&mut detector, 3_400);
         detector.record(9, HostResult::Http(503), at(5_300), &mut rng);
+        assert!(detector.monitors.get(7).is_none());
         assert!(detector.is_ejected(9));
         assert_eq!(detector.next_sweep(), Some(secs(6)));
         assert_eq!(detector.host_count(), 1000);
@@ -919,5 +983,71 @@ mod tests {
         assert_eq!(max_ejectable_hosts(&config(50), current, 2), 1);
         assert_eq!(max_ejectable_hosts(&config(100), current, 4), 4);
         assert_eq!(max_ejectable_hosts(&config(25), current, 4), 1);
+    }
+
+    /// Every change of the detectors' state that a sweep or result reports, with its time.
+    #[derive(Debug, PartialEq)]
+    enum Change {
+        Detected(SimTime, Detection),
+        Returned(SimTime, usize),
+    }
+
+    fn sweep_changes(detector: &mut OutlierDetector, now: SimTime, changes: &mut Vec<Change>) {
+        let mut rng = RandomStreams::new(1).stream("unused");
+        let report = detector.sweep(now, &mut rng);
+        changes.extend(report.unejected.into_iter().map(|host| Change::Returned(now, host)));
+        changes.extend(report.detections.into_iter().map(|d| Change::Detected(now, d)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sweeping_only_when_asked_changes_what_sweeping_every_interval_changes(
+            version in proptest::sample::select(vec![16u32, 40]),
+            consecutive_5xx in 1u32..4,
+            results in proptest::collection::vec((0u64..1_500, 0usize..6, 0u8..4), 1..400),
+        ) {
+            // Small volumes, so the success-rate and failure-percentage detectors judge often;
+            // every detection enforced, so no draw depends on how many sweeps ran.
+            let config = DetectorConfig {
+                interval: SimDuration::from_secs(1),
+                base_ejection_time: SimDuration::from_secs(2),
+                max_ejection_time: SimDuration::from_secs(5),
+                consecutive_5xx,
+                max_ejection_percent: 50,
+                success_rate_minimum_hosts: 2,
+                success_rate_request_volume: 3,
+                failure_percentage_minimum_hosts: 2,
+                failure_percentage_request_volume: 2,
+                failure_percentage_threshold: 60,
+                enforcing_failure_percentage: 100,
+                ..DetectorConfig::default()
+            };
+            let first = SimTime::from_nanos(300_000_000);
+            let version = EnvoyVersion::new(version);
+            let mut every = OutlierDetector::new(config.clone(), version, 6, first);
+            let mut asked = OutlierDetector::new(config, version, 6, first);
+            let (mut every_changes, mut asked_changes) = (Vec::new(), Vec::new());
+            let mut rng = RandomStreams::new(1).stream("unused");
+            let (mut now, mut grid) = (SimTime::ZERO, first);
+            for (gap_ms, host, kind) in results {
+                now += SimDuration::from_millis(gap_ms);
+                while grid <= now {
+                    sweep_changes(&mut every, grid, &mut every_changes);
+                    grid += SimDuration::from_secs(1);
+                }
+                while let Some(due) = asked.next_sweep().filter(|&due| due <= now) {
+                    sweep_changes(&mut asked, due, &mut asked_changes);
+                }
+                let result = match kind {
+                    0 | 1 => HostResult::Http(200),
+                    2 => HostResult::Http(503),
+                    _ => HostResult::Timeout,
+                };
+                every_changes.extend(every.record(host, result, now, &mut rng).map(|d| Change::Detected(now, d)));
+                asked_changes.extend(asked.record(host, result, now, &mut rng).map(|d| Change::Detected(now, d)));
+                proptest::prop_assert_eq!(&every_changes, &asked_changes);
+                proptest::prop_assert_eq!(every.ejected_hosts(), asked.ejected_hosts());
+            }
+        }
     }
 }

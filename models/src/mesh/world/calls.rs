@@ -265,7 +265,7 @@ impl World {
         let cluster = &mut self.upstreams[upstream.index()].cluster;
         if cluster.reports_connect_success() {
             cluster.record(pick, HostResult::ConnectSuccess, s.now(), &mut self.streams.outlier);
-            // The detector's first result arms its sweeps.
+            // A result that makes the next sweep matter arms it.
             self.rearm(upstream, s);
         }
     }
