@@ -177,11 +177,11 @@ pub struct Detection {
     pub outcome: EjectionOutcome,
 }
 
-/// Requests and successes in one interval.
+/// Requests and successes in one interval (a host is not sent four billion in one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Bucket {
-    successes: u64,
-    total: u64,
+    successes: u32,
+    total: u32,
 }
 
 /// Success-rate counts: the interval being written and the one that last ended.
@@ -194,7 +194,7 @@ struct SuccessRateMonitor {
 impl SuccessRateMonitor {
     fn record(&mut self, success: bool) {
         self.current.total += 1;
-        self.current.successes += u64::from(success);
+        self.current.successes += u32::from(success);
     }
 
     fn rotate(&mut self) {
@@ -203,8 +203,8 @@ impl SuccessRateMonitor {
 
     /// Success rate (%) and volume of the last ended interval, if it saw any request.
     fn last_interval(&self) -> Option<(f64, u64)> {
-        (self.previous.total > 0)
-            .then(|| (self.previous.successes as f64 * 100.0 / self.previous.total as f64, self.previous.total))
+        let Bucket { successes, total } = self.previous;
+        (total > 0).then(|| (f64::from(successes) * 100.0 / f64::from(total), u64::from(total)))
     }
 }
 
@@ -214,15 +214,23 @@ struct HostMonitor {
     consecutive_5xx: u32,
     consecutive_gateway_failure: u32,
     consecutive_local_origin_failure: u32,
+    /// `None` until the host's first ejection: few hosts are ever ejected, and the monitors of
+    /// every host charged in the last intervals stay small without it.
+    ejections: Option<Box<Ejections>>,
+    external: SuccessRateMonitor,
+    local_origin: SuccessRateMonitor,
+}
+
+/// A host's ejections: the current one, how many there were, and what sets the next one's length.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Ejections {
     /// When the current ejection began; `None` while in rotation.
-    ejected_since: Option<SimTime>,
-    ejections: u32,
+    since: Option<SimTime>,
+    count: u32,
     /// `ejectTimeBackoff`: the multiplier of the base ejection time.
     multiplier: u32,
     jitter: SimDuration,
     last_unejected: Option<SimTime>,
-    external: SuccessRateMonitor,
-    local_origin: SuccessRateMonitor,
 }
 
 impl HostMonitor {
@@ -230,6 +238,14 @@ impl HostMonitor {
         self.consecutive_5xx = 0;
         self.consecutive_gateway_failure = 0;
         self.consecutive_local_origin_failure = 0;
+    }
+
+    fn is_ejected(&self) -> bool {
+        self.ejections.as_ref().is_some_and(|e| e.since.is_some())
+    }
+
+    fn multiplier(&self) -> u32 {
+        self.ejections.as_ref().map_or(0, |e| e.multiplier)
     }
 }
 
@@ -369,8 +385,8 @@ impl OutlierDetector {
 
     /// The fewest requests in an interval for which a host is judged by the success-rate or
     /// failure-percentage detector.
-    fn judged_volume(&self) -> u64 {
-        u64::from(self.config.success_rate_request_volume.min(self.config.failure_percentage_request_volume).max(1))
+    fn judged_volume(&self) -> u32 {
+        self.config.success_rate_request_volume.min(self.config.failure_percentage_request_volume).max(1)
     }
 
     /// `host`'s monitor (made on the host's first result) after one result counted at `now` in
@@ -413,12 +429,12 @@ impl OutlierDetector {
     /// Whether `host` is out of rotation.
     #[inline]
     pub fn is_ejected(&self, host: usize) -> bool {
-        self.ejected > 0 && self.monitors.get(host).is_some_and(|m| m.ejected_since.is_some())
+        self.ejected > 0 && self.monitors.get(host).is_some_and(HostMonitor::is_ejected)
     }
 
     /// The hosts out of rotation, in host order.
     pub fn ejected_hosts(&self) -> Vec<u32> {
-        self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).map(|(h, _)| h as u32).collect()
+        self.monitors.iter().filter(|(_, m)| m.is_ejected()).map(|(h, _)| h as u32).collect()
     }
 
     /// Number of hosts out of rotation.
@@ -428,7 +444,7 @@ impl OutlierDetector {
 
     /// How many times `host` has been ejected since it joined.
     pub fn ejections_of(&self, host: usize) -> u32 {
-        self.monitors.get(host).map_or(0, |m| m.ejections)
+        self.monitors.get(host).and_then(|m| m.ejections.as_ref()).map_or(0, |e| e.count)
     }
 
     /// Follows a change of the endpoint set to `hosts` hosts: `new_index_of(old)` names where a
@@ -438,14 +454,14 @@ impl OutlierDetector {
         let kept = old.into_iter().filter_map(|(host, m)| Some((new_index_of(host as usize)? as u32, m))).collect();
         self.monitors = Monitors::from_unsorted(kept);
         self.host_count = hosts;
-        self.ejected = self.monitors.iter().filter(|(_, m)| m.ejected_since.is_some()).count();
+        self.ejected = self.monitors.iter().filter(|(_, m)| m.is_ejected()).count();
         self.note_multipliers();
     }
 
     /// Notes whether some monitor's multiplier may still decay.
     fn note_multipliers(&mut self) {
         self.multipliers_to_decay =
-            self.version.ejection_multiplier_decays() && self.monitors.iter().any(|(_, m)| m.multiplier > 0);
+            self.version.ejection_multiplier_decays() && self.monitors.iter().any(|(_, m)| m.multiplier() > 0);
     }
 
     /// Charges one attempt's result to `host`; returns the detection it triggered, if any
@@ -569,13 +585,13 @@ impl OutlierDetector {
         let jitter = if max_jitter_ms == 0 { 0 } else { rng.next_u64() % (max_jitter_ms + 1) };
         let (base, max) = (self.config.base_ejection_time, self.config.max_ejection_time);
         let decays = self.version.ejection_multiplier_decays();
-        let monitor = self.monitors.entry(host);
-        monitor.ejected_since = Some(now);
-        monitor.ejections += 1;
-        monitor.jitter = SimDuration::from_millis(jitter);
-        let below_cap = base.checked_mul(u64::from(monitor.multiplier)).is_some_and(|t| t < max + base);
+        let record = self.monitors.entry(host).ejections.get_or_insert_default();
+        record.since = Some(now);
+        record.count += 1;
+        record.jitter = SimDuration::from_millis(jitter);
+        let below_cap = base.checked_mul(u64::from(record.multiplier)).is_some_and(|t| t < max + base);
         if below_cap || !decays {
-            monitor.multiplier += 1;
+            record.multiplier += 1;
         }
         self.multipliers_to_decay |= decays;
         EjectionOutcome::Ejected
@@ -583,7 +599,10 @@ impl OutlierDetector {
 
     /// How long the current ejection of `host` lasts at least (it ends at the first sweep after).
     pub fn ejection_length(&self, host: usize) -> SimDuration {
-        self.monitors.get(host).map_or(SimDuration::ZERO, |m| ejection_length(&self.config, self.version, m))
+        self.monitors
+            .get(host)
+            .and_then(|m| m.ejections.as_deref())
+            .map_or(SimDuration::ZERO, |e| ejection_length(&self.config, self.version, e))
     }
 
     /// Runs the interval sweep due at `now` (`DetectorImpl::onIntervalTimer`): returns ejected
@@ -592,14 +611,15 @@ impl OutlierDetector {
     pub fn sweep<R: Rng + ?Sized>(&mut self, now: SimTime, rng: &mut R) -> SweepReport {
         let mut report = SweepReport::default();
         for (host, monitor) in self.monitors.iter_mut() {
-            if let Some(since) = monitor.ejected_since
+            if let Some(record) = monitor.ejections.as_deref_mut()
+                && let Some(since) = record.since
                 && now
                     .checked_since(since)
-                    .is_some_and(|served| served >= ejection_length(&self.config, self.version, monitor))
+                    .is_some_and(|served| served >= ejection_length(&self.config, self.version, record))
             {
-                monitor.ejected_since = None;
+                record.since = None;
+                record.last_unejected = Some(now);
                 monitor.reset_consecutive();
-                monitor.last_unejected = Some(now);
                 self.ejected -= 1;
                 report.unejected.push(host);
             }
@@ -610,9 +630,12 @@ impl OutlierDetector {
         self.success_rate_ejections(true, now, rng, &mut report.detections);
         if self.version.ejection_multiplier_decays() {
             let interval = self.config.interval;
-            for (_, monitor) in self.monitors.iter_mut().filter(|(_, m)| m.ejected_since.is_none()) {
-                if monitor.last_unejected.is_some_and(|t| now.checked_since(t).is_some_and(|d| d >= interval)) {
-                    monitor.multiplier = monitor.multiplier.saturating_sub(1);
+            for (_, monitor) in self.monitors.iter_mut() {
+                if let Some(record) = monitor.ejections.as_deref_mut()
+                    && record.since.is_none()
+                    && record.last_unejected.is_some_and(|t| now.checked_since(t).is_some_and(|d| d >= interval))
+                {
+                    record.multiplier = record.multiplier.saturating_sub(1);
                 }
             }
         }
@@ -641,7 +664,7 @@ impl OutlierDetector {
         }
         let mut success_rate_hosts = Vec::new();
         let mut failure_percentage_hosts = Vec::new();
-        for (host, monitor) in self.monitors.iter().filter(|(_, m)| m.ejected_since.is_none()) {
+        for (host, monitor) in self.monitors.iter().filter(|(_, m)| !m.is_ejected()) {
             let counts = if local_origin { &monitor.local_origin } else { &monitor.external };
             let Some((rate, volume)) = counts.last_interval() else { continue };
             if volume >= u64::from(c.success_rate_request_volume) {
@@ -681,15 +704,15 @@ impl OutlierDetector {
     }
 }
 
-/// How long `monitor`'s current ejection lasts at least: the base ejection time times its
+/// How long a host's current ejection lasts at least: the base ejection time times its
 /// multiplier (capped at `max_ejection_time` where the multiplier decays), plus its jitter.
-fn ejection_length(config: &DetectorConfig, version: EnvoyVersion, monitor: &HostMonitor) -> SimDuration {
+fn ejection_length(config: &DetectorConfig, version: EnvoyVersion, ejections: &Ejections) -> SimDuration {
     let scaled = config
         .base_ejection_time
-        .checked_mul(u64::from(monitor.multiplier))
+        .checked_mul(u64::from(ejections.multiplier))
         .unwrap_or(SimDuration::from_nanos(u64::MAX));
     let capped = if version.ejection_multiplier_decays() { scaled.min(config.max_ejection_time) } else { scaled };
-    capped + monitor.jitter
+    capped + ejections.jitter
 }
 
 /// Whether one more ejection fits under max_ejection_percent with `ejected` of `hosts` hosts
@@ -983,6 +1006,13 @@ mod tests {
         assert_eq!(max_ejectable_hosts(&config(50), current, 2), 1);
         assert_eq!(max_ejectable_hosts(&config(100), current, 4), 4);
         assert_eq!(max_ejectable_hosts(&config(25), current, 4), 1);
+    }
+
+    #[test]
+    fn a_charged_host_s_monitor_fits_one_cache_line() {
+        // Every host a proxy charged in the last intervals has one; a large mesh holds hundreds
+        // of thousands. The ejection history, which few hosts ever get, is kept apart.
+        assert!(std::mem::size_of::<(u32, HostMonitor)>() <= 64, "{} bytes", std::mem::size_of::<(u32, HostMonitor)>());
     }
 
     /// Every change of the detectors' state that a sweep or result reports, with its time.
