@@ -10,7 +10,7 @@
 //! found with a 256-bit occupancy map. A push is an XOR, a `leading_zeros` and a vector push.
 //!
 //! The lowest bucket, once taken, is sorted into the *near* list when it is small (or when it
-//! holds a single time), and events scheduled before the end of its range join that list in
+//! holds a single time), and events scheduled before its latest event join that list in
 //! order: in a model with a few dozen events pending (a mesh of calls, say) most events are then
 //! taken from the sorted list without ever being filed again. A large bucket is instead re-filed
 //! around its earliest time, each event dropping at least one digit, as in the textbook heap, so
@@ -62,16 +62,6 @@ fn bucket_of(time: u64, reference: u64) -> usize {
     let digit = (u64::BITS - 1 - (time ^ reference).leading_zeros()) / DIGIT_BITS;
     let value = (time >> (digit * DIGIT_BITS)) as usize & (DIGIT_VALUES - 1);
     digit as usize * DIGIT_VALUES + value
-}
-
-/// The first time after the range of times bucket `bucket` holds relative to `reference`
-/// (`u64::MAX` for the last range, which ends there).
-#[inline]
-fn bucket_end(bucket: usize, reference: u64) -> u64 {
-    let (digit, value) = ((bucket / DIGIT_VALUES) as u32, (bucket % DIGIT_VALUES) as u128);
-    let above = u128::from(reference) >> ((digit + 1) * DIGIT_BITS) << ((digit + 1) * DIGIT_BITS);
-    let end = above + ((value + 1) << (digit * DIGIT_BITS));
-    u64::try_from(end).unwrap_or(u64::MAX)
 }
 
 impl<E> EventQueue<E> {
@@ -155,9 +145,12 @@ impl<E> EventQueue<E> {
         let replacement =
             if self.spare.capacity() > SPARE_HANDED_ON_MAX { Vec::new() } else { std::mem::take(&mut self.spare) };
         let mut taken = std::mem::replace(&mut self.buckets[bucket], replacement);
-        let earliest = taken.iter().map(|e| e.time).min().expect("an occupied bucket is non-empty");
+        let (earliest, latest) = taken.iter().fold((u64::MAX, 0), |(lo, hi), e| (lo.min(e.time), hi.max(e.time)));
         if taken.len() <= NEAR_BUCKET_MAX || bucket < DIGIT_VALUES {
-            self.near_limit = bucket_end(bucket, self.reference);
+            // Events due after the latest are filed (relative to the new reference) rather than
+            // inserted: a bucket of a high digit spans milliseconds, and a near list covering all
+            // of it would take most new events by insertion into its middle.
+            self.near_limit = latest.saturating_add(1);
             self.reference = earliest;
             taken.sort_unstable_by_key(|e| std::cmp::Reverse(u128::from(e.time) << 64 | u128::from(e.sequence)));
             std::mem::swap(&mut self.near, &mut taken);
