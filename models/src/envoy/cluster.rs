@@ -132,8 +132,7 @@ pub struct UpstreamCluster {
     ejected: EjectedHosts,
     mergers: Vec<UpdateMerger>,
     /// Whether some level's update waits for its merge window to close: only then does the
-    /// timer look at the mergers (a large mesh's clusters are swept every interval while their
-    /// mergers sit idle, in memory of their own).
+    /// timer look at the mergers (which nearly always sit idle, in memory of their own).
     merge_pending: bool,
     /// Requests in flight per host (`rq_active`), shared by the workers.
     in_flight: InFlight,
