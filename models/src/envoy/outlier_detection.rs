@@ -1009,7 +1009,7 @@ mod tests {
     }
 
     #[test]
-    fn a_charged_host_s_monitor_fits_one_cache_line() {
+    fn a_charged_hosts_monitor_fits_one_cache_line() {
         // Every host a proxy charged in the last intervals has one; a large mesh holds hundreds
         // of thousands. The ejection history, which few hosts ever get, is kept apart.
         assert!(std::mem::size_of::<(u32, HostMonitor)>() <= 64, "{} bytes", std::mem::size_of::<(u32, HostMonitor)>());
