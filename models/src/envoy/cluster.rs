@@ -421,8 +421,8 @@ impl UpstreamCluster {
     }
 
     /// Whether [`next_timer`](Self::next_timer) or the events may have changed since the last
-    /// call: a result that makes the next sweep matter, a detection, a timer, an EDS update. The owner need
-    /// not look again until they have.
+    /// call: a result that makes the next sweep matter, a detection, a timer, an EDS update. The
+    /// owner need not look again until they have.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)
     }
