@@ -23,7 +23,7 @@ use super::per_host::PerHost;
 use super::priority_load::PriorityLoad;
 use super::retry::HostSelection;
 use super::stats::{ClusterCounters, ClusterEvent, ClusterStats};
-use super::update_merge::{Delivery, UpdateMerger};
+use super::update_merge::{Delivery, LevelMergers, UpdateMerger};
 
 /// Where in its interval the outlier detector's sweep falls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,9 +130,9 @@ pub struct UpstreamCluster {
     lb: LoadBalancer,
     detector: Option<OutlierDetector>,
     ejected: EjectedHosts,
-    mergers: Vec<UpdateMerger>,
+    mergers: LevelMergers,
     /// Whether some level's update waits for its merge window to close: only then does the
-    /// timer look at the mergers (which nearly always sit idle, in memory of their own).
+    /// timer look at the mergers.
     merge_pending: bool,
     /// Requests in flight per host (`rq_active`), shared by the workers.
     in_flight: InFlight,
@@ -171,7 +171,7 @@ impl UpstreamCluster {
         let pools = PerHost::new(hosts, settings.workers);
         let lb = LoadBalancer::new(settings.lb.clone(), table, settings.workers, &[], rng);
         UpstreamCluster {
-            mergers: vec![UpdateMerger::new(settings.update_merge_window); levels],
+            mergers: LevelMergers::new(levels),
             merge_pending: false,
             settings,
             lb,
@@ -309,8 +309,8 @@ impl UpstreamCluster {
         ClusterStats {
             ejections_active: self.detector.as_ref().map_or(0, |d| d.ejected_count() as u64),
             lb_healthy_panic: self.lb.panic_picks(),
-            update_merge_cancelled: self.mergers.iter().map(|m| m.cancelled).sum(),
-            update_out_of_merge_window: self.mergers.iter().map(|m| m.out_of_window).sum(),
+            update_merge_cancelled: self.mergers.each().iter().map(|m| m.cancelled).sum(),
+            update_out_of_merge_window: self.mergers.each().iter().map(|m| m.out_of_window).sum(),
             ..self.stats.totals()
         }
     }
@@ -384,8 +384,9 @@ impl UpstreamCluster {
     /// a P1 ejection soon after waits for it.
     fn health_changed<R: Rng + ?Sized>(&mut self, host: u32, ejected: bool, now: SimTime, rng: &mut R) {
         self.ejected.update(host, ejected);
-        for level in 0..self.mergers.len() {
-            match self.mergers[level].on_update(now, false) {
+        let window = self.settings.update_merge_window;
+        for level in 0..self.mergers.levels() {
+            match self.mergers.apart(window)[level].on_update(now, false) {
                 Delivery::Now => self.deliver(level as u32, rng),
                 Delivery::At(until) => self.events.push(ClusterEvent::UpdateDelayed(level as u32, until)),
             }
@@ -395,7 +396,7 @@ impl UpstreamCluster {
 
     /// Notes whether some level's update now waits for its merge window.
     fn note_merges(&mut self) {
-        self.merge_pending = self.mergers.iter().any(|merger| merger.pending_until().is_some());
+        self.merge_pending = self.mergers.each().iter().any(|merger| merger.pending_until().is_some());
     }
 
     /// Tells the load balancers of `level` the state of its hosts as updated so far.
@@ -434,7 +435,7 @@ impl UpstreamCluster {
         if !self.merge_pending {
             return sweep;
         }
-        self.mergers.iter().filter_map(UpdateMerger::pending_until).chain(sweep).min()
+        self.mergers.each().iter().filter_map(UpdateMerger::pending_until).chain(sweep).min()
     }
 
     /// Runs what is due at `now`: the outlier sweep (returning its report) and merged updates.
@@ -466,9 +467,11 @@ impl UpstreamCluster {
             }
         }
         if self.merge_pending {
-            for level in 0..self.mergers.len() {
-                if self.mergers[level].pending_until().is_some_and(|t| t <= now) {
-                    self.mergers[level].deliver_pending(now);
+            let window = self.settings.update_merge_window;
+            for level in 0..self.mergers.levels() {
+                let merger = &mut self.mergers.apart(window)[level];
+                if merger.pending_until().is_some_and(|t| t <= now) {
+                    merger.deliver_pending(now);
                     self.events.push(ClusterEvent::MergedUpdateApplied(level as u32));
                     self.deliver(level as u32, rng);
                 }
@@ -519,10 +522,7 @@ impl UpstreamCluster {
         }
         self.ejected =
             EjectedHosts::delivered_as(self.detector.as_ref().map_or_else(Vec::new, OutlierDetector::ejected_hosts));
-        self.mergers.resize(table.level_count(), UpdateMerger::new(self.settings.update_merge_window));
-        for merger in &mut self.mergers {
-            merger.on_update(now, true);
-        }
+        self.mergers.on_membership_update(now, table.level_count(), self.settings.update_merge_window);
         self.note_merges();
         self.lb.set_hosts(table, self.ejected.delivered(), rng);
         self.generation += 1;

@@ -71,6 +71,70 @@ impl UpdateMerger {
     }
 }
 
+/// The mergers of every priority level of one cluster. Until a health update reaches them they
+/// all agree, as only EDS updates (delivered to every level at once) have: they are then held as
+/// one time, and most clusters of a large mesh never hold more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LevelMergers {
+    /// Every level's merger is `UpdateMerger::new` fed only membership updates, the last at
+    /// `last_delivered`.
+    Alike { levels: u32, last_delivered: Option<SimTime> },
+    /// Each level's own merger, from the first health update on.
+    Apart(Vec<UpdateMerger>),
+}
+
+impl LevelMergers {
+    /// The mergers of `levels` levels, before any update.
+    pub fn new(levels: usize) -> Self {
+        LevelMergers::Alike { levels: levels as u32, last_delivered: None }
+    }
+
+    /// How many levels there are.
+    pub fn levels(&self) -> usize {
+        match self {
+            LevelMergers::Alike { levels, .. } => *levels as usize,
+            LevelMergers::Apart(mergers) => mergers.len(),
+        }
+    }
+
+    /// An EDS update at `now`, now with `levels` levels (new ones merging with `window`): every
+    /// level delivers it at once and drops its pending merge.
+    pub fn on_membership_update(&mut self, now: SimTime, levels: usize, window: SimDuration) {
+        match self {
+            LevelMergers::Alike { levels: count, last_delivered } => {
+                *count = levels as u32;
+                *last_delivered = Some(now);
+            }
+            LevelMergers::Apart(mergers) => {
+                mergers.resize(levels, UpdateMerger::new(window));
+                for merger in mergers {
+                    merger.on_update(now, true);
+                }
+            }
+        }
+    }
+
+    /// Each level's merger, with `window`, made its own if the levels were still alike.
+    pub fn apart(&mut self, window: SimDuration) -> &mut [UpdateMerger] {
+        if let LevelMergers::Alike { levels, last_delivered } = *self {
+            let alike = UpdateMerger { last_delivered, ..UpdateMerger::new(window) };
+            *self = LevelMergers::Apart(vec![alike; levels as usize]);
+        }
+        match self {
+            LevelMergers::Apart(mergers) => mergers,
+            LevelMergers::Alike { .. } => unreachable!("made apart above"),
+        }
+    }
+
+    /// Each level's merger, while they are apart (alike, none has anything pending or counted).
+    pub fn each(&self) -> &[UpdateMerger] {
+        match self {
+            LevelMergers::Alike { .. } => &[],
+            LevelMergers::Apart(mergers) => mergers,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +159,35 @@ mod tests {
         assert_eq!(merger.on_update(ms(7_500), true), Delivery::Now);
         assert_eq!(merger.pending_until(), None);
         assert_eq!(merger.on_update(ms(8_501), false), Delivery::Now);
+    }
+
+    #[test]
+    fn levels_held_as_one_part_as_the_mergers_each_level_would_have_kept() {
+        let window = SimDuration::from_secs(1);
+        let mut alike = LevelMergers::new(2);
+        let mut each = vec![UpdateMerger::new(window); 2];
+        // Membership updates only, one of them adding a level: still held as one.
+        for (at, levels) in [(100, 2), (700, 3)] {
+            alike.on_membership_update(ms(at), levels, window);
+            each.resize(levels, UpdateMerger::new(window));
+            for merger in &mut each {
+                merger.on_update(ms(at), true);
+            }
+        }
+        assert_eq!(alike, LevelMergers::Alike { levels: 3, last_delivered: Some(ms(700)) });
+        assert_eq!(alike.levels(), 3);
+        assert!(alike.each().is_empty());
+        // The first health update parts them, each as its own merger would be.
+        assert_eq!(alike.apart(window), each.as_slice());
+        assert_eq!(alike.apart(window)[1].on_update(ms(1_500), false), Delivery::At(ms(2_500)));
+        assert_eq!(each[1].on_update(ms(1_500), false), Delivery::At(ms(2_500)));
+        alike.on_membership_update(ms(1_600), 2, window);
+        each.truncate(2);
+        for merger in &mut each {
+            merger.on_update(ms(1_600), true);
+        }
+        assert_eq!(alike.each(), each.as_slice());
+        assert_eq!(alike.each()[1].cancelled, 1);
     }
 
     #[test]
