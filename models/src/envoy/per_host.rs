@@ -3,28 +3,28 @@
 //!
 //! A small cluster (a few dozen host and worker pairs) keeps every value in a vector indexed by
 //! host and worker, made on its first use: a look-up is an index. A large one keeps only the
-//! values it uses, in a hash map of one number per (host, worker): a value that packs into one
-//! number (a pool holding one idle connection and nothing else, as a large mesh leaves most of
-//! its pools) is kept as that number, any other in a side list the number points to. The value
-//! last looked up is held unpacked until another is, so the several look-ups of one event
-//! unpack it once. Values back at their default (a pool whose every connection closed with no
-//! stream waiting, as reviews' one-request connections leave it) are dropped each time the map
-//! doubles. So a proxy keeps one 8-byte cell (and the hash table's room) per host and worker it
-//! has used, not a pool for every host of a 1,000-pod deployment.
+//! values it uses, as one number per (host, worker) in a vector sorted by key: a value that
+//! packs into one number (a pool holding one idle connection and nothing else, as a large mesh
+//! leaves most of its pools) is kept as that number, any other in a side list the number points
+//! to. The value last looked up is held unpacked until another is, so the several look-ups of
+//! one event unpack it once. Values back at their default (a pool whose every connection closed
+//! with no stream waiting, as reviews' one-request connections leave it) are dropped each time
+//! the vector doubles. So a proxy keeps one 8-byte cell per host and worker it has used, not a
+//! pool for every host of a 1,000-pod deployment.
+//!
+//! The vector, searched by halving, rather than a hash map: a proxy of a large mesh uses a few
+//! dozen of its hosts, which a hash table keeps in buckets for twice as many (with their
+//! control bytes), a vector in as many cells or at most twice as many.
 
-use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
-
-/// The most (host, worker) pairs a cluster keeps in a vector; above, a hash map.
+/// The most (host, worker) pairs a cluster keeps in a vector indexed by pair; above, the sorted
+/// cells of the values in use.
 const DENSE_PAIRS_MAX: usize = 64;
-/// The fewest values a hash map holds before it looks for default ones to drop.
+/// The fewest values a large cluster holds before it looks for default ones to drop.
 const MIN_PRUNE_AT: u32 = 8;
-/// A map cell at or above this (but for [`AT_DEFAULT`]) holds a spilled value's place above it;
+/// A cell at or above this (but for [`AT_DEFAULT`]) holds a spilled value's place above it;
 /// below it, a packed value.
 const SPILLED: u32 = 1 << 31;
-/// A map cell whose value is back at its default, dropped at the next prune.
+/// A cell whose value is back at its default, dropped at the next prune.
 const AT_DEFAULT: u32 = u32::MAX;
 
 /// A value that is, most of the time, one small number: a large cluster keeps it as that number.
@@ -35,7 +35,7 @@ pub trait Packable: Clone + Default + PartialEq {
     fn unpack(packed: u32) -> Self;
 }
 
-/// The values of a large cluster that do not pack, each where its map cell points: nothing
+/// The values of a large cluster that do not pack, each where its cell points: nothing
 /// until the first (most of a large mesh's clusters never spill one).
 #[derive(Clone, Debug, Default)]
 struct Spilled<T>(Option<Box<SpilledList<T>>>);
@@ -60,7 +60,7 @@ impl<T: Packable> Spilled<T> {
         self.0.as_ref().map_or(0, |list| list.values.len() - list.free.len())
     }
 
-    /// The value a map cell stands for, taken out of the spilled list if it is there (its place
+    /// The value a cell stands for, taken out of the spilled list if it is there (its place
     /// stays the cell's until the value is put back).
     fn take(&mut self, cell: u32) -> T {
         match cell {
@@ -70,7 +70,7 @@ impl<T: Packable> Spilled<T> {
         }
     }
 
-    /// The value a map cell stands for, left where it is.
+    /// The value a cell stands for, left where it is.
     #[cfg(test)]
     fn peek(&self, cell: u32) -> T {
         match cell {
@@ -112,29 +112,25 @@ impl<T: Packable> Spilled<T> {
     }
 }
 
-/// The hash of a (host, worker) key.
-fn hash(key: u32) -> u64 {
-    FxBuildHasher.hash_one(key)
-}
-
 /// The value last looked up in a large cluster, unpacked.
 #[derive(Clone, Debug)]
 struct Out<T> {
     key: u32,
-    /// Where its cell sits in the table, so that putting it back needs no search: by then the
+    /// Where its cell sits in the vector, so that putting it back needs no search: by then the
     /// cluster may have been idle a while (as most of a large mesh's are), and a search would
     /// wait on lines long gone from the cache where a store does not.
-    bucket: usize,
+    index: usize,
     value: T,
 }
 
 /// The values in use of a large cluster.
 #[derive(Clone, Debug)]
 struct Sparse<T> {
-    /// `(key, cell)` per (host, worker), the key `host * workers + worker`, the cell a packed
-    /// value, a spilled one's place above [`SPILLED`], or [`AT_DEFAULT`]; stale for the value
-    /// out. Nothing is added or dropped while a value is out, so its bucket stays its own.
-    cells: HashTable<(u32, u32)>,
+    /// `(key, cell)` per (host, worker) in key order, the key `host * workers + worker`, the
+    /// cell a packed value, a spilled one's place above [`SPILLED`], or [`AT_DEFAULT`]; stale
+    /// for the value out. Nothing is added or dropped while a value is out, so its index stays
+    /// its own.
+    cells: Vec<(u32, u32)>,
     spilled: Spilled<T>,
     out: Option<Out<T>>,
     /// When `cells` reaches this many, the ones at their default are dropped.
@@ -144,9 +140,8 @@ struct Sparse<T> {
 impl<T: Packable> Sparse<T> {
     /// Puts the value out back into its cell.
     fn put_out_back(&mut self) {
-        if let Some(Out { bucket, value, .. }) = self.out.take() {
-            let (_, cell) = self.cells.get_bucket_mut(bucket).expect("the value out keeps its bucket");
-            self.spilled.put_back(cell, value);
+        if let Some(Out { index, value, .. }) = self.out.take() {
+            self.spilled.put_back(&mut self.cells[index].1, value);
         }
     }
 
@@ -155,7 +150,7 @@ impl<T: Packable> Sparse<T> {
     fn get(&self, key: u32) -> Option<T> {
         match &self.out {
             Some(out) if out.key == key => Some(out.value.clone()),
-            _ => self.cells.find(hash(key), |&(k, _)| k == key).map(|&(_, cell)| self.spilled.peek(cell)),
+            _ => self.cells.binary_search_by_key(&key, |&(k, _)| k).ok().map(|i| self.spilled.peek(self.cells[i].1)),
         }
     }
 
@@ -163,19 +158,22 @@ impl<T: Packable> Sparse<T> {
     fn take_out(&mut self, key: u32, create: bool) -> Option<&mut T> {
         if self.out.as_ref().is_none_or(|out| out.key != key) {
             self.put_out_back();
-            let bucket = match self.cells.find_bucket_index(hash(key), |&(k, _)| k == key) {
-                Some(bucket) => bucket,
-                None if create => {
-                    if self.cells.len() >= self.prune_at as usize {
-                        self.cells.retain(|&mut (_, cell)| cell != AT_DEFAULT);
+            let index = match self.cells.binary_search_by_key(&key, |&(k, _)| k) {
+                Ok(index) => index,
+                Err(index) if create => {
+                    let index = if self.cells.len() >= self.prune_at as usize {
+                        self.cells.retain(|&(_, cell)| cell != AT_DEFAULT);
                         self.prune_at = (2 * self.cells.len() as u32).max(MIN_PRUNE_AT);
-                    }
-                    self.cells.insert_unique(hash(key), (key, AT_DEFAULT), |&(k, _)| hash(k)).bucket_index()
+                        self.cells.partition_point(|&(k, _)| k < key)
+                    } else {
+                        index
+                    };
+                    self.cells.insert(index, (key, AT_DEFAULT));
+                    index
                 }
-                None => return None,
+                Err(_) => return None,
             };
-            let &(_, cell) = self.cells.get_bucket(bucket).expect("just found or made");
-            self.out = Some(Out { key, bucket, value: self.spilled.take(cell) });
+            self.out = Some(Out { key, index, value: self.spilled.take(self.cells[index].1) });
         }
         self.out.as_mut().map(|out| &mut out.value)
     }
@@ -209,8 +207,7 @@ impl<T: Packable> PerHost<T> {
         let layout = if pairs <= DENSE_PAIRS_MAX {
             Layout::Dense(Vec::new())
         } else {
-            let cells = HashTable::new();
-            Layout::Sparse(Sparse { cells, spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT })
+            Layout::Sparse(Sparse { cells: Vec::new(), spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT })
         };
         // Fewer than 2^32 pairs: so are the hosts and the workers (at least one).
         assert!(u32::try_from(pairs).is_ok(), "{hosts} hosts on {workers} workers are past the model's limits");
@@ -222,8 +219,8 @@ impl<T: Packable> PerHost<T> {
         self.workers as usize
     }
 
-    /// Where worker `worker`'s value for `host` sits in a vector, and its key in a map; a worker
-    /// beyond the proxy's folds onto one of them, in every look-up alike.
+    /// Where worker `worker`'s value for `host` sits in a vector, and its key among the cells; a
+    /// worker beyond the proxy's folds onto one of them, in every look-up alike.
     #[inline]
     fn slot(&self, host: u32, worker: usize) -> usize {
         let workers = self.workers as usize;
@@ -242,7 +239,7 @@ impl<T: Packable> PerHost<T> {
         self.first_entry(slot)
     }
 
-    /// `entry` past the look-up of a vector already made: makes it, or goes through the map.
+    /// `entry` past the look-up of a vector already made: makes it, or goes through the cells.
     #[inline(never)]
     fn first_entry(&mut self, slot: usize) -> &mut T {
         match &mut self.layout {
