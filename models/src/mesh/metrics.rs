@@ -74,8 +74,8 @@ pub struct Metrics {
     pub markers: u64,
     /// Latency of all answered requests, nanoseconds.
     pub latency: Histogram,
-    /// Share-service answers per (locality index, version name).
-    pub shares: Vec<(usize, String, u64)>,
+    /// Share-service answers per (locality index, index of the share service's version).
+    pub shares: Vec<(usize, usize, u64)>,
     /// When the first ejection happened.
     pub first_ejection: Option<SimTime>,
     /// Ejections in all.
@@ -137,11 +137,11 @@ impl Metrics {
         window.latency.record(latency.as_nanos());
     }
 
-    /// The share service answered from a pod of `locality` and `version`.
-    pub fn share(&mut self, now: SimTime, locality: usize, version: &str) {
-        match self.shares.iter_mut().find(|(l, v, _)| *l == locality && v == version) {
+    /// The share service answered from a pod of `locality` and its version `version`.
+    pub fn share(&mut self, now: SimTime, locality: usize, version: usize) {
+        match self.shares.iter_mut().find(|(l, v, _)| *l == locality && *v == version) {
             Some((_, _, count)) => *count += 1,
-            None => self.shares.push((locality, version.to_owned(), 1)),
+            None => self.shares.push((locality, version, 1)),
         }
         let window = self.windows.at_mut(now);
         if window.share_by_locality.len() <= locality {
@@ -195,13 +195,13 @@ mod tests {
         let mut m = Metrics::new(SimDuration::from_secs(1), 2);
         m.answered(at(100), SimDuration::from_millis(20), 200, 2);
         m.answered(at(1_500), SimDuration::from_millis(30), 503, 0);
-        m.share(at(100), 1, "v2");
-        m.share(at(200), 1, "v2");
+        m.share(at(100), 1, 1);
+        m.share(at(200), 1, 1);
         m.ejection(at(1_200));
         m.backbone(at(100), 1, 1_000, false);
         m.backbone(at(100), 1, 1_000, true);
         assert_eq!((m.answered, m.failed, m.markers), (2, 1, 2));
-        assert_eq!(m.shares, vec![(1, "v2".to_string(), 2)]);
+        assert_eq!(m.shares, vec![(1, 1, 2)]);
         assert_eq!(m.first_ejection, Some(at(1_200)));
         assert_eq!((m.backbone_bytes[1], m.backbone_drops[1]), (1_000, 1));
         let windows: Vec<(u64, u64)> = m.windows.iter().map(|(_, w)| (w.requests, w.failures)).collect();

@@ -91,7 +91,8 @@ impl RunSummary {
             .shares
             .iter()
             .map(|(zone, version, n)| {
-                (topology.zones[*zone].name.clone(), version.clone(), *n, *n as f64 / total_shares.max(1) as f64)
+                let version = world.share_version(*version).to_owned();
+                (topology.zones[*zone].name.clone(), version, *n, *n as f64 / total_shares.max(1) as f64)
             })
             .collect();
         shares.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));

@@ -644,6 +644,12 @@ impl World {
         self.config.network.backbone[link / 2].bandwidth_bps
     }
 
+    /// The name of the share service's version `version` (empty if no service is the share
+    /// service, when no share is counted).
+    pub fn share_version(&self, version: usize) -> &str {
+        self.share_service.map_or("", |service| &self.config.app.services[service].versions[version].name)
+    }
+
     /// The region and share the scenario expects the share service's answers to split by.
     pub fn expected_share(&self) -> Option<(String, f64)> {
         self.config.metrics.expected_share.clone()

@@ -143,7 +143,7 @@ impl World {
             self.metrics.first_answer_after_fault.get_or_insert(now);
         }
         if self.share_service == Some(info.service) && status < 500 {
-            self.metrics.share(now, info.zone, &service.versions[info.version].name);
+            self.metrics.share(now, info.zone, info.version);
         }
         let (index, serial, generation) = record.caller;
         let Some(call) = self.calls.get_mut(index, serial) else { return };
