@@ -564,7 +564,13 @@ impl World {
             config: Rc::clone(&config),
         };
         world.istiod_view = world.current_endpoints();
-        // Gateways call the entry service; sidecars call what their version calls.
+        // Gateways call the entry service; sidecars call what their version calls. The arena of
+        // clusters is made to measure: grown by doubling, a large mesh's would be up to twice
+        // the size it needs.
+        let sidecar_callees = world.topology.pods.iter().map(|pod| world.callees[pod.service][pod.version].as_slice());
+        let clusters = gateway_count * world.cluster_count(&[entry])
+            + sidecar_callees.map(|callees| world.cluster_count(callees)).sum::<usize>();
+        world.upstreams.reserve_exact(clusters);
         for g in 0..gateway_count {
             let zone = world.topology.gateways[g].zone;
             let gateway = &world.topology.gateways[g];
@@ -582,6 +588,7 @@ impl World {
                 world.pod_proxy[p] = Some(world.proxies.len() - 1);
             }
         }
+        debug_assert_eq!(world.upstreams.len(), clusters, "the arena was made to measure");
         for proxy in 0..world.proxies.len() {
             for upstream in world.proxies[proxy].upstream_ids() {
                 world.rearm(upstream, scheduler);
@@ -682,6 +689,15 @@ impl World {
             }
         }
         view
+    }
+
+    /// How many clusters a proxy calling `callees` has: one per route destination of each
+    /// service it calls.
+    fn cluster_count(&self, callees: &[usize]) -> usize {
+        let mut services = callees.to_vec();
+        services.sort_unstable();
+        services.dedup();
+        services.iter().map(|&service| self.routes[service].subsets.len()).sum()
     }
 
     /// Adds the Envoy of `of`, in `zone`, with a cluster for each route destination of each
