@@ -236,10 +236,16 @@ impl<T: Packable> PerHost<T> {
             let Layout::Dense(values) = &mut self.layout else { unreachable!("just matched") };
             return &mut values[slot];
         }
+        // The value already out of the cells (the several look-ups of one event): at hand here,
+        // without a call.
+        if matches!(&self.layout, Layout::Sparse(Sparse { out: Some(out), .. }) if out.key == slot as u32) {
+            let Layout::Sparse(Sparse { out: Some(out), .. }) = &mut self.layout else { unreachable!("just matched") };
+            return &mut out.value;
+        }
         self.first_entry(slot)
     }
 
-    /// `entry` past the look-up of a vector already made: makes it, or goes through the cells.
+    /// `entry` past the values at hand: makes the vector, or goes through the cells.
     #[inline(never)]
     fn first_entry(&mut self, slot: usize) -> &mut T {
         match &mut self.layout {
