@@ -225,12 +225,6 @@ impl UpstreamCluster {
         Some(self.pools.entry(host, worker))
     }
 
-    /// Worker `worker`'s pool of connections to an endpoint, if it is in the cluster.
-    pub fn pool_of(&mut self, endpoint: EndpointId, worker: usize) -> Option<&mut HostPool> {
-        let host = self.lb.table().index_of(endpoint)?;
-        Some(self.pools.entry(host, worker))
-    }
-
     /// Drains every worker's pool to `host` (an ejection: `drainAllConnPoolsWorker`), closing
     /// what can close now.
     fn drain_pools(&mut self, host: u32) {

@@ -76,7 +76,7 @@ impl World {
         let generation = self.begin_attempt(index, serial, pick, per_try, s);
         let cluster = &mut self.upstreams[upstream.index()].cluster;
         cluster.pool(pick, worker).expect("just picked").wait(PendingStream(index, generation));
-        self.open_connections(proxy, upstream, worker, pick.endpoint, s);
+        self.open_connections(proxy, upstream, worker, pick, s);
     }
 
     /// Records the call's new attempt on `pick` (waiting for a connection) and arms its
@@ -157,9 +157,9 @@ impl World {
         }
     }
 
-    /// Opens connections in worker `worker`'s pool to `endpoint` while its waiting streams want
-    /// more than are connecting, as `max_connections` allows (a pool with no connection may
-    /// always open one). Each connection's fate is decided now: the SYN dropped (security
+    /// Opens connections in worker `worker`'s pool to the host of `pick` while its waiting
+    /// streams want more than are connecting, as `max_connections` allows (a pool with no
+    /// connection may always open one). Each connection's fate is decided now: the SYN dropped (security
     /// group, loss, a dead zone) or no one home → connect timeout; a deleted or refusing pod →
     /// RST after a round trip; otherwise up after the handshakes.
     fn open_connections(
@@ -167,11 +167,11 @@ impl World {
         proxy: usize,
         upstream: UpstreamId,
         worker: usize,
-        endpoint: EndpointId,
+        pick: Pick,
         s: &mut Scheduler<Event>,
     ) {
         let now = s.now();
-        let pod = endpoint.0 as usize;
+        let pod = pick.endpoint.0 as usize;
         let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
         let blocked = self.topology.is_blocked(self.proxies[proxy].cluster, self.topology.pods[pod].cluster);
         loop {
@@ -179,12 +179,12 @@ impl World {
             let (breaker, limits) = cluster.breaker();
             let may_open = breaker.connection_admitted(limits);
             let connect_timeout = cluster.settings().connect_timeout;
-            let Some(pool) = cluster.pool_of(endpoint, worker) else { return };
+            let Some(pool) = cluster.pool(pick, worker) else { return };
             if pool.connections_wanted() == 0 || !(may_open || pool.is_unconnected()) {
                 return;
             }
             let last = pool.connections_wanted() == 1;
-            let (connection, serial) = self.connections.insert(Connecting { upstream, worker, endpoint });
+            let (connection, serial) = self.connections.insert(Connecting { upstream, worker, pick });
             pool.start_connecting(connection);
             cluster.breaker().0.track_connection(true);
             cluster.stats_mut().count_connection();
@@ -212,7 +212,7 @@ impl World {
         let Some(c) = self.connections.remove(index, serial) else { return };
         let cluster = &mut self.upstreams[c.upstream.index()].cluster;
         // Unknown to the pool: closed meanwhile (drained, or its host left).
-        let Some(Some(stream)) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connected(index)) else {
+        let Some(Some(stream)) = cluster.pool(c.pick, c.worker).and_then(|pool| pool.connected(index)) else {
             return;
         };
         let (call_serial, _) = self.current_attempt(stream.0, stream.1).expect(WAITING_IS_CURRENT);
@@ -224,7 +224,7 @@ impl World {
     pub(super) fn connection_failed(&mut self, index: u32, serial: u32, timed_out: bool, s: &mut Scheduler<Event>) {
         let Some(c) = self.connections.remove(index, serial) else { return };
         let cluster = &mut self.upstreams[c.upstream.index()].cluster;
-        let Some(purged) = cluster.pool_of(c.endpoint, c.worker).and_then(|pool| pool.connect_failed(index)) else {
+        let Some(purged) = cluster.pool(c.pick, c.worker).and_then(|pool| pool.connect_failed(index)) else {
             return;
         };
         cluster.breaker().0.track_connection(false);
@@ -333,7 +333,7 @@ impl World {
                 Released::Closed => {
                     cluster.breaker().0.track_connection(false);
                     if still_wanted {
-                        self.open_connections(proxy, upstream, worker, attempt.pick.endpoint, s);
+                        self.open_connections(proxy, upstream, worker, attempt.pick, s);
                     }
                 }
                 Released::Reused(stream, carried) => {

@@ -260,12 +260,13 @@ struct Job {
     calls_ok: bool,
 }
 
-/// A connection being established, and whose pool it belongs to.
+/// A connection being established, and whose pool it belongs to: the host as picked, so that
+/// its pool is found by index while the cluster's endpoints stay as they were.
 #[derive(Clone, Copy, Debug)]
 struct Connecting {
     upstream: UpstreamId,
     worker: usize,
-    endpoint: EndpointId,
+    pick: Pick,
 }
 
 /// A user request.
