@@ -13,8 +13,8 @@
 //! pool for every host of a 1,000-pod deployment.
 //!
 //! The vector, searched by halving, rather than a hash map: a proxy of a large mesh uses a few
-//! dozen of its hosts, which a hash table keeps in buckets for twice as many (with their
-//! control bytes), a vector in as many cells or at most twice as many.
+//! dozen of its hosts, which a hash table keeps in buckets for up to twice as many (with their
+//! control bytes), and a vector in one cell each (with room for at most as many again).
 
 /// The most (host, worker) pairs a cluster keeps in a vector indexed by pair; above, the sorted
 /// cells of the values in use.
