@@ -695,10 +695,8 @@ impl World {
     /// How many clusters a proxy calling `callees` has: one per route destination of each
     /// service it calls.
     fn cluster_count(&self, callees: &[usize]) -> usize {
-        let mut services = callees.to_vec();
-        services.sort_unstable();
-        services.dedup();
-        services.iter().map(|&service| self.routes[service].subsets.len()).sum()
+        let first_mentions = callees.iter().enumerate().filter(|&(i, service)| !callees[..i].contains(service));
+        first_mentions.map(|(_, &service)| self.routes[service].subsets.len()).sum()
     }
 
     /// Adds the Envoy of `of`, in `zone`, with a cluster for each route destination of each
