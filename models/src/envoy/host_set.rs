@@ -10,10 +10,12 @@
 //! ([`HostTable`]) is built once and shared: a proxy's own state is only what differs — the
 //! levels holding an ejected host, and what it keeps per host it has sent to.
 
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
 use rustc_hash::FxHashMap;
 
+use super::load_balancer::BalancedLevels;
 use super::priority_load::LevelCounts;
 
 /// Identifies an endpoint (a pod, or a gateway replica) across the whole simulated mesh.
@@ -194,6 +196,9 @@ pub struct HostTable {
     index_of: FxHashMap<EndpointId, u32>,
     unejected_levels: Vec<Rc<HostSet>>,
     uniform_weights: bool,
+    /// The levels as the load balancers over this table with no host out of rotation see them,
+    /// one per settings while a balancer holds them (weak: they hold the table).
+    unejected_balanced: RefCell<Vec<Weak<BalancedLevels>>>,
 }
 
 impl HostTable {
@@ -206,7 +211,14 @@ impl HostTable {
             .map(|p| Rc::new(HostSet::build(p as u32, &hosts, &locality_weights[p], |_| false)))
             .collect();
         let uniform_weights = hosts.windows(2).all(|pair| pair[0].weight == pair[1].weight);
-        Rc::new(HostTable { hosts, locality_weights, index_of, unejected_levels, uniform_weights })
+        Rc::new(HostTable {
+            hosts,
+            locality_weights,
+            index_of,
+            unejected_levels,
+            uniform_weights,
+            unejected_balanced: RefCell::default(),
+        })
     }
 
     /// The hosts in assignment order; a host's index is its name in the cluster.
@@ -233,6 +245,12 @@ impl HostTable {
     /// Level `level` with no host ejected.
     pub fn unejected_level(&self, level: usize) -> &Rc<HostSet> {
         &self.unejected_levels[level]
+    }
+
+    /// Where the load balancers over this table find the levels they share while none of its
+    /// hosts is out of rotation ([`BalancedLevels::unejected`]).
+    pub(super) fn unejected_balanced(&self) -> &RefCell<Vec<Weak<BalancedLevels>>> {
+        &self.unejected_balanced
     }
 
     /// Whether every host has the same weight (Istio's case): then no source needs a weighted

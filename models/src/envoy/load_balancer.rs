@@ -19,7 +19,7 @@
 //! Each worker has its own schedules and indices, as each Envoy worker thread does; requests in
 //! flight per host are shared by all workers.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use rand::Rng;
 use smallvec::SmallVec;
@@ -108,23 +108,108 @@ struct Worker {
     sources: Vec<Vec<SourceState>>,
 }
 
-/// The host sets, priority load and per-worker pickers of one cluster on one proxy.
+/// What every pick of a cluster reads of its levels: the settings, the hosts, each level's host
+/// set, the priority load and how each level chooses a locality. While none of their hosts is
+/// out of rotation, the clusters over one table with the same settings see the same, so they
+/// share one (a large mesh's thousands of clusters, a handful); a cluster makes its own copy
+/// when an ejection reaches one of its levels, and shares again once none is out.
+#[derive(Clone, Debug)]
+pub(super) struct BalancedLevels {
+    settings: LbSettings,
+    table: Rc<HostTable>,
+    /// Each level as last refreshed: the table's own while none of its hosts is out.
+    sets: Vec<Rc<HostSet>>,
+    load: PriorityLoad,
+    /// Per level, with locality-weighted balancing, how a pick chooses the locality of the
+    /// level's healthy and of its degraded hosts (indexed by [`Availability`]).
+    localities: Vec<LevelLocalities>,
+}
+
+impl BalancedLevels {
+    /// The levels of `table` with the hosts in `ejected` out of rotation: the shared ones when
+    /// none is out.
+    fn new(settings: &LbSettings, table: Rc<HostTable>, ejected: &[u32]) -> Rc<Self> {
+        if ejected.is_empty() {
+            return Self::unejected(settings, table);
+        }
+        let sets = (0..table.level_count() as u32).map(|level| level_set(&table, level, ejected)).collect();
+        Rc::new(Self::from_sets(settings.clone(), table, sets))
+    }
+
+    /// The levels of `table` with no host out of rotation: the ones other clusters with the
+    /// same settings hold, if one does.
+    fn unejected(settings: &LbSettings, table: Rc<HostTable>) -> Rc<Self> {
+        let mut shared = table.unejected_balanced().borrow_mut();
+        if let Some(levels) = shared.iter().filter_map(Weak::upgrade).find(|levels| levels.settings == *settings) {
+            return levels;
+        }
+        let sets = (0..table.level_count()).map(|p| Rc::clone(table.unejected_level(p))).collect();
+        let levels = Rc::new(Self::from_sets(settings.clone(), Rc::clone(&table), sets));
+        shared.retain(|levels| levels.strong_count() > 0);
+        shared.push(Rc::downgrade(&levels));
+        levels
+    }
+
+    /// The levels with these host sets, their load and locality choices computed.
+    fn from_sets(settings: LbSettings, table: Rc<HostTable>, sets: Vec<Rc<HostSet>>) -> Self {
+        let load = priority_load(&settings, &sets);
+        let mut levels = BalancedLevels { settings, table, sets, load, localities: Vec::new() };
+        if levels.settings.locality_weighted {
+            levels.localities = (0..levels.sets.len()).map(|p| levels.level_localities(p)).collect();
+        }
+        levels
+    }
+
+    /// Level `p`'s effective locality weights for its healthy and its degraded hosts.
+    fn effective_weights(&self, p: usize) -> [SmallVec<[f64; 4]>; 2] {
+        let of = self.settings.overprovisioning_factor;
+        let effective = |eligible: fn(&super::host_set::LocalityHosts) -> usize| {
+            self.sets[p]
+                .localities
+                .iter()
+                .map(|l| effective_locality_weight(l.weight, eligible(l), l.hosts.len(), of))
+                .collect()
+        };
+        [effective(|l| l.healthy.len()), effective(|l| l.degraded.len())]
+    }
+
+    /// How level `p`'s picks choose a locality: fixed when each of its schedules would be.
+    fn level_localities(&self, p: usize) -> LevelLocalities {
+        match self.effective_weights(p).each_ref().map(|weights| LocalityScheduler::fixed_choice(weights)) {
+            [Some(healthy), Some(degraded)] => LevelLocalities::Fixed([healthy, degraded]),
+            _ => LevelLocalities::PerWorker,
+        }
+    }
+}
+
+/// The priority load of levels with these host sets.
+fn priority_load(settings: &LbSettings, sets: &[Rc<HostSet>]) -> PriorityLoad {
+    let counts: PerLevel<LevelCounts> = sets.iter().map(|l| l.counts()).collect();
+    PriorityLoad::compute(&counts, settings.overprovisioning_factor, settings.panic_threshold)
+}
+
+/// Level `level` of `table` with the hosts in `ejected` out of rotation: the table's own when
+/// none of them is in it.
+fn level_set(table: &HostTable, level: u32, ejected: &[u32]) -> Rc<HostSet> {
+    let hosts = table.hosts();
+    if ejected.iter().any(|&h| hosts[h as usize].priority == level) {
+        let weights = &table.locality_weights()[level as usize];
+        Rc::new(HostSet::build(level, hosts, weights, |h| ejected.contains(&h)))
+    } else {
+        Rc::clone(table.unejected_level(level as usize))
+    }
+}
+
+/// The per-worker pickers of one cluster on one proxy, over its levels.
 #[derive(Clone, Debug)]
 pub struct LoadBalancer {
-    settings: LbSettings,
+    /// Read by every pick; shared with the clusters that see the same.
+    levels: Rc<BalancedLevels>,
     /// Picks made in panic (`lb_healthy_panic`).
     panic_picks: u64,
-    table: Rc<HostTable>,
-    /// Each level as last refreshed: the table's own while none of its hosts is ejected. Held
-    /// inline, as every pick reads it.
-    levels: PerLevel<Rc<HostSet>>,
-    load: PriorityLoad,
     /// Inline for Istio's two workers (`concurrency: 2`), which every cluster of a large mesh
     /// would otherwise keep in an allocation of its own.
     workers: SmallVec<[Worker; 2]>,
-    /// Per level, with locality-weighted balancing, how a pick chooses the locality of the
-    /// level's healthy and of its degraded hosts (indexed by [`Availability`]).
-    level_localities: PerLevel<LevelLocalities>,
     /// Per worker, then per level, the schedules of the levels whose workers each keep their
     /// own; made when a level first needs them. One vector for every worker, so that a pick
     /// reaches its schedule in one step.
@@ -153,54 +238,53 @@ impl LoadBalancer {
         ejected: &[u32],
         rng: &mut R,
     ) -> Self {
+        let workers = (0..workers.max(1)).map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() }).collect();
         let mut lb = LoadBalancer {
-            settings,
+            levels: BalancedLevels::new(&settings, table, ejected),
             panic_picks: 0,
-            table: Rc::clone(&table),
-            levels: PerLevel::new(),
-            load: PriorityLoad::compute(&[LevelCounts::default()], 100, 0),
-            workers: (0..workers.max(1)).map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() }).collect(),
-            level_localities: PerLevel::new(),
+            workers,
             localities: Vec::new(),
         };
-        lb.set_hosts(table, ejected, rng);
+        lb.refresh_workers(rng);
         lb
     }
 
     /// Replaces the hosts after an EDS update and refreshes every level; round-robin indices
     /// and worker seeds carry over, as Envoy keeps its load balancer across membership changes.
     pub fn set_hosts<R: Rng + ?Sized>(&mut self, table: Rc<HostTable>, ejected: &[u32], rng: &mut R) {
-        let level_count = table.level_count();
-        self.table = table;
-        self.levels.resize_with(level_count, Default::default);
-        if self.settings.locality_weighted {
-            // Every level is rebuilt below, and the workers' schedules made again if one needs them.
-            self.level_localities = smallvec::smallvec![LevelLocalities::default(); level_count];
+        self.levels = BalancedLevels::new(&self.levels.settings, table, ejected);
+        if self.levels.settings.locality_weighted {
+            // The workers' schedules are made again below if a level needs them.
             self.localities = Vec::new();
         }
-        for level in 0..level_count as u32 {
-            self.refresh_level(level, ejected, rng);
+        self.refresh_workers(rng);
+    }
+
+    /// Refreshes every level on every worker, in level order.
+    fn refresh_workers<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        for level in 0..self.levels.sets.len() as u32 {
+            self.refresh_level_workers(level, rng);
         }
     }
 
     /// The cluster's hosts.
     pub fn hosts(&self) -> &[Host] {
-        self.table.hosts()
+        self.levels.table.hosts()
     }
 
     /// The shared layout of the cluster's hosts.
     pub fn table(&self) -> &Rc<HostTable> {
-        &self.table
+        &self.levels.table
     }
 
     /// Number of priority levels.
     pub fn level_count(&self) -> usize {
-        self.levels.len()
+        self.levels.sets.len()
     }
 
     /// The traffic split across levels and their panic state.
     pub fn priority_load(&self) -> &PriorityLoad {
-        &self.load
+        &self.levels.load
     }
 
     /// Picks made while their priority was in panic.
@@ -217,7 +301,7 @@ impl LoadBalancer {
     /// hosts whose weights differ. Least-request and random picks over Istio's equal weights
     /// read none, so a large mesh's thousands of balancers keep none.
     fn keeps_source_state(&self) -> bool {
-        self.settings.policy == LbPolicy::RoundRobin || !self.table.uniform_weights()
+        self.levels.settings.policy == LbPolicy::RoundRobin || !self.levels.table.uniform_weights()
     }
 
     /// Applies a host-set change of level `level` on every worker (Envoy's priority update
@@ -225,25 +309,31 @@ impl LoadBalancer {
     /// shared one when none of its hosts is out), the priority load, the locality schedules and
     /// weighted host schedules; round-robin indices carry over.
     pub fn refresh_level<R: Rng + ?Sized>(&mut self, level: u32, ejected: &[u32], rng: &mut R) {
-        let p = level as usize;
-        let hosts = self.table.hosts();
-        self.levels[p] = if ejected.iter().any(|&h| hosts[h as usize].priority == level) {
-            let weights = &self.table.locality_weights()[p];
-            Rc::new(HostSet::build(level, hosts, weights, |h| ejected.contains(&h)))
+        if ejected.is_empty() {
+            // Every level is the table's own again (each was last refreshed with the hosts of
+            // `ejected` in it).
+            self.levels = BalancedLevels::unejected(&self.levels.settings, Rc::clone(&self.levels.table));
         } else {
-            Rc::clone(self.table.unejected_level(p))
-        };
-        let counts: PerLevel<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
-        self.load =
-            PriorityLoad::compute(&counts, self.settings.overprovisioning_factor, self.settings.panic_threshold);
-        let set = &self.levels[p];
-        let of = self.settings.overprovisioning_factor;
-        let random_start = self.settings.version.edf_starts_at_random_pick();
-        let effective = |eligible: fn(&super::host_set::LocalityHosts) -> usize| -> SmallVec<[f64; 4]> {
-            set.localities.iter().map(|l| effective_locality_weight(l.weight, eligible(l), l.hosts.len(), of)).collect()
-        };
-        let healthy_weights = effective(|l| l.healthy.len());
-        let degraded_weights = effective(|l| l.degraded.len());
+            let levels = Rc::make_mut(&mut self.levels);
+            let p = level as usize;
+            levels.sets[p] = level_set(&levels.table, level, ejected);
+            levels.load = priority_load(&levels.settings, &levels.sets);
+            if levels.settings.locality_weighted {
+                levels.localities[p] = levels.level_localities(p);
+            }
+        }
+        self.refresh_level_workers(level, rng);
+    }
+
+    /// Level `level`'s change on every worker: its locality schedules (each worker draws its
+    /// starts, as each Envoy worker does, fixed schedule or not) and its sources' weighted
+    /// schedules.
+    fn refresh_level_workers<R: Rng + ?Sized>(&mut self, level: u32, rng: &mut R) {
+        let p = level as usize;
+        let levels = &*self.levels;
+        let set = &levels.sets[p];
+        let random_start = levels.settings.version.edf_starts_at_random_pick();
+        let weights = if levels.settings.locality_weighted { Some(levels.effective_weights(p)) } else { None };
         let keeps_sources = self.keeps_source_state();
         let mut sources = Vec::new();
         if keeps_sources {
@@ -257,25 +347,18 @@ impl LoadBalancer {
                 sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
             }
         }
-        let (level_count, worker_count) = (self.levels.len(), self.workers.len());
+        let (level_count, worker_count) = (levels.sets.len(), self.workers.len());
         for (w, worker) in self.workers.iter_mut().enumerate() {
-            if self.settings.locality_weighted {
-                // Every worker draws its starts, as each Envoy worker does, fixed schedule or not.
+            if let Some([healthy, degraded]) = &weights {
                 let mut start = || random_start.then(|| rng.next_u32());
-                let schedules = [
-                    LocalityScheduler::new(&healthy_weights, start()),
-                    LocalityScheduler::new(&degraded_weights, start()),
-                ];
-                self.level_localities[p] = match schedules.each_ref().map(LocalityScheduler::fixed) {
-                    [Some(healthy), Some(degraded)] => LevelLocalities::Fixed([healthy, degraded]),
-                    _ => {
-                        if self.localities.is_empty() {
-                            self.localities = vec![Default::default(); worker_count * level_count];
-                        }
-                        self.localities[w * level_count + p] = schedules;
-                        LevelLocalities::PerWorker
+                let starts = [start(), start()];
+                if let LevelLocalities::PerWorker = levels.localities[p] {
+                    if self.localities.is_empty() {
+                        self.localities = vec![Default::default(); worker_count * level_count];
                     }
-                };
+                    self.localities[w * level_count + p] =
+                        [LocalityScheduler::new(healthy, starts[0]), LocalityScheduler::new(degraded, starts[1])];
+                }
             }
             if !keeps_sources {
                 worker.sources = Vec::new();
@@ -290,10 +373,10 @@ impl LoadBalancer {
                 states.resize_with(sources.len(), || SourceState { next_index: seed, edf: None });
             }
             for &(source, hosts) in &sources {
-                states[source.slot().1].edf = if self.table.uniform_weights() {
+                states[source.slot().1].edf = if levels.table.uniform_weights() {
                     None
                 } else {
-                    weighted_schedule(self.table.hosts(), hosts, seed as u32).map(Box::new)
+                    weighted_schedule(levels.table.hosts(), hosts, seed as u32).map(Box::new)
                 };
             }
         }
@@ -302,8 +385,9 @@ impl LoadBalancer {
     /// The priority load a retry sees after trying the levels marked in `tried_levels`, under
     /// the `previous_priorities` retry priority; `None`: the original load applies.
     pub fn retry_load(&self, tried_levels: &[bool]) -> Option<PriorityLoad> {
-        let counts: PerLevel<LevelCounts> = self.levels.iter().map(|l| l.counts()).collect();
-        self.load.excluding(&counts, self.settings.overprovisioning_factor, tried_levels)
+        let levels = &*self.levels;
+        let counts: PerLevel<LevelCounts> = levels.sets.iter().map(|l| l.counts()).collect();
+        levels.load.excluding(&counts, levels.settings.overprovisioning_factor, tried_levels)
     }
 
     /// Picks a host for one attempt on `worker`: up to `max_attempts` picks, skipping hosts in
@@ -343,19 +427,20 @@ impl LoadBalancer {
         // RANDOM uses this one number for the priority and the host (`random_lb.cc`,
         // `peekOrChoose`); the other policies draw afresh for the host.
         let random = rng.next_u64();
-        let (level, availability) = retry_load.unwrap_or(&self.load).choose(random);
+        let levels = &*self.levels;
+        let (level, availability) = retry_load.unwrap_or(&levels.load).choose(random);
         let p = level as u32;
-        let source = if self.load.panic[level] {
+        let source = if levels.load.panic[level] {
             self.panic_picks += 1;
             Source::All(p)
         } else {
-            let locality = if !self.settings.locality_weighted {
+            let locality = if !levels.settings.locality_weighted {
                 None
             } else {
-                match self.level_localities[level] {
+                match levels.localities[level] {
                     LevelLocalities::Fixed(choices) => choices[availability as usize].map(|l| l as usize),
                     LevelLocalities::PerWorker => {
-                        self.localities[worker * self.levels.len() + level][availability as usize].choose()
+                        self.localities[worker * levels.sets.len() + level][availability as usize].choose()
                     }
                 }
             };
@@ -366,7 +451,7 @@ impl LoadBalancer {
                 (None, Availability::Degraded) => Source::Degraded(p),
             }
         };
-        let set = &self.levels[level];
+        let set = &levels.sets[level];
         let candidates = match source {
             Source::All(_) => &set.hosts,
             Source::Healthy(_) => &set.healthy,
@@ -382,14 +467,14 @@ impl LoadBalancer {
             let (level_slot, source_slot) = source.slot();
             let kept = &mut self.workers[worker].sources[level_slot][source_slot];
             if let Some(edf) = &mut kept.edf {
-                let hosts = self.table.hosts();
-                let policy = self.settings.policy;
+                let hosts = levels.table.hosts();
+                let policy = levels.settings.policy;
                 return edf.pick_and_add(|h| host_weight(policy, hosts[h as usize].weight, active(h)));
             }
             state = Some(kept);
         }
         let n = candidates.len() as u64;
-        Some(match self.settings.policy {
+        Some(match levels.settings.policy {
             LbPolicy::RoundRobin => {
                 let state = state.expect("round robin keeps its indices");
                 let index = state.next_index;
@@ -591,7 +676,59 @@ mod tests {
         assert_eq!(heavy, 300);
     }
 
+    #[test]
+    fn clusters_over_one_table_share_their_levels_until_an_ejection_reaches_one() {
+        let table = HostTable::new(&assignment(&[(0, 3, 3), (1, 3, 3)]));
+        let s = settings(LbPolicy::LEAST_REQUEST, true, 0);
+        let mut rng = RandomStreams::new(1).stream("lb");
+        let mut a = LoadBalancer::new(s.clone(), Rc::clone(&table), 2, &[], &mut rng);
+        let b = LoadBalancer::new(s.clone(), Rc::clone(&table), 2, &[], &mut rng);
+        assert!(Rc::ptr_eq(&a.levels, &b.levels));
+        let other = LoadBalancer::new(settings(LbPolicy::LEAST_REQUEST, true, 50), Rc::clone(&table), 2, &[], &mut rng);
+        assert!(!Rc::ptr_eq(&a.levels, &other.levels), "other settings see their own levels");
+        a.refresh_level(0, &[0], &mut rng);
+        assert!(!Rc::ptr_eq(&a.levels, &b.levels));
+        assert_eq!(a.priority_load().healthy.as_slice(), &[93, 7]);
+        assert_eq!(b.priority_load().healthy.as_slice(), &[100, 0], "the others' levels stay as they were");
+        a.refresh_level(0, &[], &mut rng);
+        assert!(Rc::ptr_eq(&a.levels, &b.levels), "shared again once no host is out");
+    }
+
+    /// What a balancer's levels are, to compare: each level's hosts, healthy and degraded hosts,
+    /// the load, and how each level chooses its locality.
+    fn levels_seen(levels: &BalancedLevels) -> String {
+        let sets: Vec<_> = levels.sets.iter().map(|set| (&set.hosts, &set.healthy, &set.degraded)).collect();
+        format!("{sets:?} {:?} {:?}", levels.load, levels.localities)
+    }
+
     proptest! {
+        /// However ejections and returns reach a balancer level by level, its levels are those
+        /// of a balancer built with the same hosts out, shared or not.
+        #[test]
+        fn levels_refreshed_level_by_level_are_those_built_at_once(
+            sizes in prop::collection::vec(1u32..4, 1..4),
+            changes in prop::collection::vec(0u32..12, 1..20),
+            locality_weighted: bool,
+        ) {
+            let groups: Vec<(u32, u32, u32)> =
+                sizes.iter().enumerate().flat_map(|(p, &n)| [(p as u32, 1, n), (p as u32, 2, 1)]).collect();
+            let table = HostTable::new(&assignment(&groups));
+            let s = settings(LbPolicy::LEAST_REQUEST, locality_weighted, 0);
+            let mut rng = RandomStreams::new(3).stream("lb");
+            let mut lb = LoadBalancer::new(s.clone(), Rc::clone(&table), 2, &[], &mut rng);
+            let mut ejected: Vec<u32> = Vec::new();
+            for host in changes.into_iter().filter(|&h| (h as usize) < table.hosts().len()) {
+                match ejected.iter().position(|&h| h == host) {
+                    Some(at) => { ejected.remove(at); }
+                    None => ejected.push(host),
+                }
+                lb.refresh_level(table.hosts()[host as usize].priority, &ejected, &mut rng);
+                let built = BalancedLevels::new(&s, Rc::clone(&table), &ejected);
+                prop_assert_eq!(levels_seen(&lb.levels), levels_seen(&built));
+                prop_assert_eq!(ejected.is_empty(), Rc::ptr_eq(&lb.levels, &built), "shared exactly when no host is out");
+            }
+        }
+
         /// No host is chosen outside its drawn level's healthy hosts unless that level panics.
         #[test]
         fn picks_stay_healthy_unless_in_panic(

@@ -69,13 +69,15 @@ impl LocalityScheduler {
         }
     }
 
-    /// The locality every pick returns, if the schedule is fixed (`Some(None)`: none is
-    /// eligible); `None` for a weighted schedule.
-    pub fn fixed(&self) -> Option<Option<u32>> {
-        match self {
-            LocalityScheduler::Empty => Some(None),
-            LocalityScheduler::Single(only) => Some(Some(*only)),
-            LocalityScheduler::Weighted(_) => None,
+    /// The locality every pick of a schedule with these effective weights returns, if the
+    /// schedule is fixed (`Some(None)`: none is eligible); `None` for a weighted schedule. What
+    /// [`new`](Self::new) would make, without making it.
+    pub fn fixed_choice(effective_weights: &[f64]) -> Option<Option<u32>> {
+        let mut eligible = effective_weights.iter().enumerate().filter(|(_, w)| **w > 0.0);
+        match (eligible.next(), eligible.next()) {
+            (None, _) => Some(None),
+            (Some((only, _)), None) => Some(Some(only as u32)),
+            _ => None,
         }
     }
 
@@ -150,6 +152,19 @@ mod tests {
         for start in [None, Some(0), Some(12345)] {
             let mut scheduler = LocalityScheduler::new(&[0.0, 0.7, 0.0], start);
             assert!((0..10).all(|_| scheduler.choose() == Some(1)));
+        }
+    }
+
+    #[test]
+    fn a_fixed_choice_is_what_the_schedule_would_pick() {
+        for weights in [&[][..], &[0.0, 0.0], &[0.0, 0.7, 0.0], &[0.5], &[0.3, 0.7], &[0.0, 0.2, 0.2]] {
+            let mut scheduler = LocalityScheduler::new(weights, Some(7));
+            match LocalityScheduler::fixed_choice(weights) {
+                Some(choice) => {
+                    assert!((0..5).all(|_| scheduler.choose() == choice.map(|l| l as usize)), "{weights:?}")
+                }
+                None => assert!(matches!(scheduler, LocalityScheduler::Weighted(_)), "{weights:?}"),
+            }
         }
     }
 
