@@ -3,14 +3,15 @@
 //!
 //! A small cluster (a few dozen host and worker pairs) keeps every value in a vector indexed by
 //! host and worker, made on its first use: a look-up is an index. A large one keeps only the
-//! values it uses, as one number per (host, worker) in a vector sorted by key: a value that
-//! packs into one number (a pool holding one idle connection and nothing else, as a large mesh
-//! leaves most of its pools) is kept as that number, any other in a side list the number points
-//! to. The value last looked up is held unpacked until another is, so the several look-ups of
-//! one event unpack it once. Values back at their default (a pool whose every connection closed
-//! with no stream waiting, as reviews' one-request connections leave it) are dropped each time
-//! the vector doubles. So a proxy keeps one 8-byte cell per host and worker it has used, not a
-//! pool for every host of a 1,000-pod deployment.
+//! values it uses, as one cell per (host, worker) in a vector sorted by key: a value that packs
+//! into the cell (a pool holding one idle connection and nothing else, as a large mesh leaves
+//! most of its pools) is kept as that number, any other in a side list the cell points to. The
+//! value last looked up is held unpacked until another is, so the several look-ups of one event
+//! unpack it once. Values back at their default (a pool whose every connection closed with no
+//! stream waiting, as reviews' one-request connections leave it) are dropped each time the
+//! vector doubles. So a proxy keeps one cell per host and worker it has used, not a pool for
+//! every host of a 1,000-pod deployment: 4 bytes (two 16-bit numbers) for clusters of up to
+//! [`NARROW_PAIRS_MAX`] pairs, 8 bytes above.
 //!
 //! The vector, searched by halving, rather than a hash map: a proxy of a large mesh uses a few
 //! dozen of its hosts, which a hash table keeps in buckets for up to twice as many (with their
@@ -19,20 +20,46 @@
 /// The most (host, worker) pairs a cluster keeps in a vector indexed by pair; above, the sorted
 /// cells of the values in use.
 const DENSE_PAIRS_MAX: usize = 64;
+/// The most (host, worker) pairs a cluster keeps in 16-bit cells: every key fits, and so does
+/// a place for every value that could spill (there are never more than pairs).
+const NARROW_PAIRS_MAX: usize = (u16::MAX >> 1) as usize;
 /// The fewest values a large cluster holds before it looks for default ones to drop.
 const MIN_PRUNE_AT: u32 = 8;
-/// A cell at or above this (but for [`AT_DEFAULT`]) holds a spilled value's place above it;
-/// below it, a packed value.
-const SPILLED: u32 = 1 << 31;
-/// A cell whose value is back at its default, dropped at the next prune.
-const AT_DEFAULT: u32 = u32::MAX;
 
 /// A value that is, most of the time, one small number: a large cluster keeps it as that number.
 pub trait Packable: Clone + Default + PartialEq {
-    /// The value as one number, if it can be (numbers from `2^31` up are not kept packed).
+    /// The value as one number, if it can be (numbers too large for a cell are kept spilled).
     fn pack(&self) -> Option<u32>;
     /// The value that `pack` gave `packed` for.
     fn unpack(packed: u32) -> Self;
+}
+
+/// The width of a large cluster's keys and cells. A cell at or above [`Word::SPILLED`] (but for
+/// [`Word::AT_DEFAULT`]) holds a spilled value's place above it; below it, a packed value.
+trait Word: Copy + Ord + Into<u32> {
+    /// The first cell that points to a spilled value.
+    const SPILLED: u32;
+    /// A cell whose value is back at its default, dropped at the next prune.
+    const AT_DEFAULT: u32;
+    /// `value`, which the caller keeps within the width.
+    fn narrowed(value: u32) -> Self;
+}
+
+impl Word for u16 {
+    const SPILLED: u32 = 1 << 15;
+    const AT_DEFAULT: u32 = u16::MAX as u32;
+    fn narrowed(value: u32) -> Self {
+        debug_assert!(value <= u32::from(u16::MAX));
+        value as u16
+    }
+}
+
+impl Word for u32 {
+    const SPILLED: u32 = 1 << 31;
+    const AT_DEFAULT: u32 = u32::MAX;
+    fn narrowed(value: u32) -> Self {
+        value
+    }
 }
 
 /// The values of a large cluster that do not pack, each where its cell points: nothing
@@ -62,21 +89,21 @@ impl<T: Packable> Spilled<T> {
 
     /// The value a cell stands for, taken out of the spilled list if it is there (its place
     /// stays the cell's until the value is put back).
-    fn take(&mut self, cell: u32) -> T {
-        match cell {
-            AT_DEFAULT => T::default(),
-            SPILLED.. => std::mem::take(&mut self.list().values[(cell - SPILLED) as usize]),
+    fn take<W: Word>(&mut self, cell: W) -> T {
+        match cell.into() {
+            cell if cell == W::AT_DEFAULT => T::default(),
+            cell if cell >= W::SPILLED => std::mem::take(&mut self.list().values[(cell - W::SPILLED) as usize]),
             packed => T::unpack(packed),
         }
     }
 
     /// The value a cell stands for, left where it is.
     #[cfg(test)]
-    fn peek(&self, cell: u32) -> T {
-        match cell {
-            AT_DEFAULT => T::default(),
-            SPILLED.. => {
-                self.0.as_ref().expect("a spilled cell has its list").values[(cell - SPILLED) as usize].clone()
+    fn peek<W: Word>(&self, cell: W) -> T {
+        match cell.into() {
+            cell if cell == W::AT_DEFAULT => T::default(),
+            cell if cell >= W::SPILLED => {
+                self.0.as_ref().expect("a spilled cell has its list").values[(cell - W::SPILLED) as usize].clone()
             }
             packed => T::unpack(packed),
         }
@@ -84,14 +111,15 @@ impl<T: Packable> Spilled<T> {
 
     /// Puts `value`, taken out for `cell`, back: packed into the cell if it packs (or marked
     /// default), else into the spilled list.
-    fn put_back(&mut self, cell: &mut u32, value: T) {
-        let spilled_at = (SPILLED..AT_DEFAULT).contains(cell).then(|| *cell - SPILLED);
-        let packed = if value == T::default() { Some(AT_DEFAULT) } else { value.pack().filter(|&p| p < SPILLED) };
+    fn put_back<W: Word>(&mut self, cell: &mut W, value: T) {
+        let current: u32 = (*cell).into();
+        let spilled_at = (W::SPILLED..W::AT_DEFAULT).contains(&current).then(|| current - W::SPILLED);
+        let packed = if value == T::default() { Some(W::AT_DEFAULT) } else { value.pack().filter(|&p| p < W::SPILLED) };
         match (packed, spilled_at) {
-            (Some(packed), None) => *cell = packed,
+            (Some(packed), None) => *cell = W::narrowed(packed),
             (Some(packed), Some(place)) => {
                 self.list().free.push(place);
-                *cell = packed;
+                *cell = W::narrowed(packed);
             }
             (None, Some(place)) => self.list().values[place as usize] = value,
             (None, None) => {
@@ -106,7 +134,8 @@ impl<T: Packable> Spilled<T> {
                         list.values.len() as u32 - 1
                     }
                 };
-                *cell = SPILLED + place;
+                // No more values spill than there are pairs, which the width was chosen for.
+                *cell = W::narrowed(W::SPILLED + place);
             }
         }
     }
@@ -119,30 +148,40 @@ struct Out<T> {
     /// Where its cell sits in the vector, so that putting it back needs no search: by then the
     /// cluster may have been idle a while (as most of a large mesh's are), and a search would
     /// wait on lines long gone from the cache where a store does not.
-    index: usize,
+    index: u32,
     value: T,
 }
 
-/// The values in use of a large cluster.
+/// The values in use of a large cluster, in cells of width `W`.
 #[derive(Clone, Debug)]
-struct Sparse<T> {
+struct Sparse<T, W> {
     /// `(key, cell)` per (host, worker) in key order, the key `host * workers + worker`, the
-    /// cell a packed value, a spilled one's place above [`SPILLED`], or [`AT_DEFAULT`]; stale
-    /// for the value out. Nothing is added or dropped while a value is out, so its index stays
-    /// its own.
-    cells: Vec<(u32, u32)>,
+    /// cell a packed value, a spilled one's place above [`Word::SPILLED`], or
+    /// [`Word::AT_DEFAULT`]; stale for the value out. Nothing is added or dropped while a value
+    /// is out, so its index stays its own.
+    cells: Vec<(W, W)>,
     spilled: Spilled<T>,
     out: Option<Out<T>>,
     /// When `cells` reaches this many, the ones at their default are dropped.
     prune_at: u32,
 }
 
-impl<T: Packable> Sparse<T> {
+impl<T: Packable, W: Word> Sparse<T, W> {
+    /// No value in use yet.
+    fn new() -> Self {
+        Sparse { cells: Vec::new(), spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT }
+    }
+
     /// Puts the value out back into its cell.
     fn put_out_back(&mut self) {
         if let Some(Out { index, value, .. }) = self.out.take() {
-            self.spilled.put_back(&mut self.cells[index].1, value);
+            self.spilled.put_back(&mut self.cells[index as usize].1, value);
         }
+    }
+
+    /// Where `key`'s cell is, or would be inserted.
+    fn search(&self, key: u32) -> Result<usize, usize> {
+        self.cells.binary_search_by_key(&key, |&(k, _)| k.into())
     }
 
     /// The value of `key`, if it was ever used, left where it is.
@@ -150,7 +189,7 @@ impl<T: Packable> Sparse<T> {
     fn get(&self, key: u32) -> Option<T> {
         match &self.out {
             Some(out) if out.key == key => Some(out.value.clone()),
-            _ => self.cells.binary_search_by_key(&key, |&(k, _)| k).ok().map(|i| self.spilled.peek(self.cells[i].1)),
+            _ => self.search(key).ok().map(|i| self.spilled.peek(self.cells[i].1)),
         }
     }
 
@@ -158,24 +197,32 @@ impl<T: Packable> Sparse<T> {
     fn take_out(&mut self, key: u32, create: bool) -> Option<&mut T> {
         if self.out.as_ref().is_none_or(|out| out.key != key) {
             self.put_out_back();
-            let index = match self.cells.binary_search_by_key(&key, |&(k, _)| k) {
+            let index = match self.search(key) {
                 Ok(index) => index,
                 Err(index) if create => {
+                    let at_default = W::narrowed(W::AT_DEFAULT);
                     let index = if self.cells.len() >= self.prune_at as usize {
-                        self.cells.retain(|&(_, cell)| cell != AT_DEFAULT);
+                        self.cells.retain(|&(_, cell)| cell != at_default);
                         self.prune_at = (2 * self.cells.len() as u32).max(MIN_PRUNE_AT);
-                        self.cells.partition_point(|&(k, _)| k < key)
+                        self.cells.partition_point(|&(k, _)| k.into() < key)
                     } else {
                         index
                     };
-                    self.cells.insert(index, (key, AT_DEFAULT));
+                    self.cells.insert(index, (W::narrowed(key), at_default));
                     index
                 }
                 Err(_) => return None,
             };
-            self.out = Some(Out { key, index, value: self.spilled.take(self.cells[index].1) });
+            self.out = Some(Out { key, index: index as u32, value: self.spilled.take(self.cells[index].1) });
         }
         self.out.as_mut().map(|out| &mut out.value)
+    }
+
+    /// Every value that was not the default, as `(key, value)`.
+    fn into_values(mut self) -> Vec<(usize, T)> {
+        self.put_out_back();
+        let Sparse { cells, mut spilled, .. } = self;
+        cells.into_iter().map(|(key, cell)| (key.into() as usize, spilled.take(cell))).collect()
     }
 }
 
@@ -184,8 +231,10 @@ impl<T: Packable> Sparse<T> {
 enum Layout<T> {
     /// Host `h`'s value on worker `w` at `h * workers + w`; empty until the first is used.
     Dense(Vec<T>),
-    /// The values in use, packed where they can be.
-    Sparse(Sparse<T>),
+    /// The values in use, packed where they can be, in 16-bit cells.
+    Narrow(Sparse<T, u16>),
+    /// The same, in 32-bit cells.
+    Wide(Sparse<T, u32>),
 }
 
 /// A value per host and worker of one cluster on one proxy; absent is the default.
@@ -206,12 +255,23 @@ impl<T: Packable> PerHost<T> {
         let pairs = hosts * workers;
         let layout = if pairs <= DENSE_PAIRS_MAX {
             Layout::Dense(Vec::new())
+        } else if pairs <= NARROW_PAIRS_MAX {
+            Layout::Narrow(Sparse::new())
         } else {
-            Layout::Sparse(Sparse { cells: Vec::new(), spilled: Spilled::default(), out: None, prune_at: MIN_PRUNE_AT })
+            Layout::Wide(Sparse::new())
         };
-        // Fewer than 2^32 pairs: so are the hosts and the workers (at least one).
-        assert!(u32::try_from(pairs).is_ok(), "{hosts} hosts on {workers} workers are past the model's limits");
+        // Fewer than 2^31 pairs: so are the hosts and the workers (at least one), and so is
+        // every spilled value's place, which a 32-bit cell holds above 2^31.
+        assert!(pairs < u32::SPILLED as usize, "{hosts} hosts on {workers} workers are past the model's limits");
         PerHost { hosts: hosts as u32, workers: workers as u32, layout }
+    }
+
+    /// The same in 32-bit cells, whatever its size (the tests' way to reach them).
+    #[cfg(test)]
+    fn wide(hosts: usize, workers: usize) -> Self {
+        let map = PerHost::new(hosts, workers);
+        assert!(!matches!(map.layout, Layout::Dense(_)), "{hosts} hosts are kept in a vector");
+        PerHost { layout: Layout::Wide(Sparse::new()), ..map }
     }
 
     /// The workers that have values.
@@ -232,15 +292,21 @@ impl<T: Packable> PerHost<T> {
     #[inline]
     pub fn entry(&mut self, host: u32, worker: usize) -> &mut T {
         let slot = self.slot(host, worker);
-        if matches!(&self.layout, Layout::Dense(values) if !values.is_empty()) {
-            let Layout::Dense(values) = &mut self.layout else { unreachable!("just matched") };
-            return &mut values[slot];
-        }
-        // The value already out of the cells (the several look-ups of one event): at hand here,
-        // without a call.
-        if matches!(&self.layout, Layout::Sparse(Sparse { out: Some(out), .. }) if out.key == slot as u32) {
-            let Layout::Sparse(Sparse { out: Some(out), .. }) = &mut self.layout else { unreachable!("just matched") };
-            return &mut out.value;
+        // The value at an index, or already out of the cells (the several look-ups of one
+        // event): at hand here, without a call.
+        let at_hand = match &self.layout {
+            Layout::Dense(values) => !values.is_empty(),
+            Layout::Narrow(Sparse { out, .. }) | Layout::Wide(Sparse { out, .. }) => {
+                out.as_ref().is_some_and(|out| out.key == slot as u32)
+            }
+        };
+        if at_hand {
+            return match &mut self.layout {
+                Layout::Dense(values) => &mut values[slot],
+                Layout::Narrow(Sparse { out, .. }) | Layout::Wide(Sparse { out, .. }) => {
+                    &mut out.as_mut().expect("just found").value
+                }
+            };
         }
         self.first_entry(slot)
     }
@@ -255,7 +321,8 @@ impl<T: Packable> PerHost<T> {
                 }
                 &mut values[slot]
             }
-            Layout::Sparse(sparse) => sparse.take_out(slot as u32, true).expect("made on first use"),
+            Layout::Narrow(sparse) => sparse.take_out(slot as u32, true).expect("made on first use"),
+            Layout::Wide(sparse) => sparse.take_out(slot as u32, true).expect("made on first use"),
         }
     }
 
@@ -265,7 +332,8 @@ impl<T: Packable> PerHost<T> {
         let slot = self.slot(host, worker);
         match &mut self.layout {
             Layout::Dense(values) => values.get_mut(slot),
-            Layout::Sparse(sparse) => sparse.take_out(slot as u32, false),
+            Layout::Narrow(sparse) => sparse.take_out(slot as u32, false),
+            Layout::Wide(sparse) => sparse.take_out(slot as u32, false),
         }
     }
 
@@ -276,7 +344,8 @@ impl<T: Packable> PerHost<T> {
         let slot = self.slot(host, worker);
         match &self.layout {
             Layout::Dense(values) => values.get(slot).cloned(),
-            Layout::Sparse(sparse) => sparse.get(slot as u32),
+            Layout::Narrow(sparse) => sparse.get(slot as u32),
+            Layout::Wide(sparse) => sparse.get(slot as u32),
         }
     }
 
@@ -287,11 +356,8 @@ impl<T: Packable> PerHost<T> {
         let workers = old.workers();
         let mut in_use: Vec<(usize, T)> = match old.layout {
             Layout::Dense(values) => values.into_iter().enumerate().collect(),
-            Layout::Sparse(mut sparse) => {
-                sparse.put_out_back();
-                let Sparse { cells, mut spilled, .. } = sparse;
-                cells.into_iter().map(|(key, cell)| (key as usize, spilled.take(cell))).collect()
-            }
+            Layout::Narrow(sparse) => sparse.into_values(),
+            Layout::Wide(sparse) => sparse.into_values(),
         };
         in_use.retain(|(_, value)| *value != T::default());
         in_use.sort_unstable_by_key(|&(slot, _)| slot);
@@ -304,7 +370,8 @@ impl<T: Packable> PerHost<T> {
     fn held(&self) -> (usize, usize) {
         match &self.layout {
             Layout::Dense(values) => (values.len(), 0),
-            Layout::Sparse(sparse) => (sparse.cells.len(), sparse.spilled.count()),
+            Layout::Narrow(sparse) => (sparse.cells.len(), sparse.spilled.count()),
+            Layout::Wide(sparse) => (sparse.cells.len(), sparse.spilled.count()),
         }
     }
 }
@@ -379,11 +446,11 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn either_layout_keeps_what_a_map_of_pools_keeps(
-            hosts in proptest::sample::select(vec![4usize, 100]),
+        fn every_layout_keeps_what_a_map_of_pools_keeps(
+            (hosts, wide) in proptest::sample::select(vec![(4usize, false), (100, false), (100, true)]),
             ops in proptest::collection::vec((0u32..6, 0usize..3, 0u8..7, 0u32..4), 1..300),
         ) {
-            let mut map: PerHost<HostPool> = PerHost::new(hosts, 2);
+            let mut map: PerHost<HostPool> = if wide { PerHost::wide(hosts, 2) } else { PerHost::new(hosts, 2) };
             let mut reference = std::collections::BTreeMap::new();
             let mut busy = std::collections::BTreeMap::new();
             for (host, worker, op, n) in ops {
@@ -405,9 +472,38 @@ mod tests {
     }
 
     #[test]
-    fn pools_in_use_come_back_by_host_then_worker_in_either_layout() {
-        for hosts in [4, 100] {
-            let mut map: PerHost<HostPool> = PerHost::new(hosts, 2);
+    fn cells_are_16_bits_while_every_pair_and_spilled_place_fits() {
+        assert!(matches!(PerHost::<HostPool>::new(16_383, 2).layout, Layout::Narrow(_)));
+        assert!(matches!(PerHost::<HostPool>::new(16_384, 2).layout, Layout::Wide(_)));
+        // A number too large for a 16-bit cell spills.
+        for (mut map, spilled) in [(PerHost::<Number>::new(100, 2), 1), (PerHost::wide(100, 2), 0)] {
+            map.entry(5, 0).0 = 1 << 15;
+            map.entry(6, 0).0 = (1 << 15) - 1;
+            map.entry(7, 0);
+            assert_eq!(map.held(), (3, spilled));
+            assert_eq!(map.get(5, 0), Some(Number(1 << 15)));
+            assert_eq!(map.get(6, 0), Some(Number((1 << 15) - 1)));
+        }
+    }
+
+    /// A value that packs as itself.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct Number(u32);
+
+    impl Packable for Number {
+        fn pack(&self) -> Option<u32> {
+            Some(self.0)
+        }
+
+        fn unpack(packed: u32) -> Self {
+            Number(packed)
+        }
+    }
+
+    #[test]
+    fn pools_in_use_come_back_by_host_then_worker_in_every_layout() {
+        for (hosts, wide) in [(4, false), (100, false), (100, true)] {
+            let mut map: PerHost<HostPool> = if wide { PerHost::wide(hosts, 2) } else { PerHost::new(hosts, 2) };
             for (host, worker) in [(3, 1), (1, 0), (3, 0), (2, 1)] {
                 map.entry(host, worker).wait(PendingStream(host, worker as u32));
             }
