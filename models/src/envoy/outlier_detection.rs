@@ -272,6 +272,12 @@ impl Monitors {
         let at = match self.0.binary_search_by_key(&(host as u32), |&(h, _)| h) {
             Ok(at) => at,
             Err(at) => {
+                if self.0.len() == self.0.capacity() {
+                    // Grown by half rather than doubled, from one: most detectors of a large
+                    // mesh hold one or two monitors at a time, which a vector's first
+                    // allocation would otherwise give room for four.
+                    self.0.reserve_exact(self.0.len() / 2 + 1);
+                }
                 self.0.insert(at, (host as u32, HostMonitor::default()));
                 at
             }
