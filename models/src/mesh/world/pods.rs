@@ -32,7 +32,7 @@ impl World {
             state.busy += 1;
             self.begin_work(job, job_serial, s);
         } else {
-            state.queue.push_back((job, job_serial));
+            state.queue.get_or_insert_default().push_back((job, job_serial));
         }
     }
 
@@ -132,7 +132,7 @@ impl World {
         let Some(record) = self.jobs.remove(job, job_serial) else { return };
         let pod = record.pod;
         // Free the slot for the next queued request.
-        if let Some((next, next_serial)) = self.pods[pod].queue.pop_front() {
+        if let Some((next, next_serial)) = self.pods[pod].queue.as_mut().and_then(|queue| queue.pop_front()) {
             self.begin_work(next, next_serial, s);
         } else {
             self.pods[pod].busy -= 1;
