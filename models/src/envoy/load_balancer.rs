@@ -98,16 +98,6 @@ struct SourceState {
     edf: Option<Box<EdfScheduler>>,
 }
 
-/// One worker thread's picking state.
-#[derive(Clone, Debug)]
-struct Worker {
-    /// `seed_`: the start of every round-robin index and the pick count of weighted schedules.
-    seed: u64,
-    /// Per level, per source slot ([`Source::slot`]); entries outlive rebuilds, like Envoy's
-    /// `rr_indexes_`. Kept only while picks read them ([`LoadBalancer::keeps_source_state`]).
-    sources: Vec<Vec<SourceState>>,
-}
-
 /// What every pick of a cluster reads of its levels: the settings, the hosts, each level's host
 /// set, the priority load and how each level chooses a locality. While none of their hosts is
 /// out of rotation, the clusters over one table with the same settings see the same, so they
@@ -207,9 +197,14 @@ pub struct LoadBalancer {
     levels: Rc<BalancedLevels>,
     /// Picks made in panic (`lb_healthy_panic`).
     panic_picks: u64,
-    /// Inline for Istio's two workers (`concurrency: 2`), which every cluster of a large mesh
-    /// would otherwise keep in an allocation of its own.
-    workers: SmallVec<[Worker; 2]>,
+    /// Per worker, `seed_`: the start of every round-robin index and the pick count of
+    /// weighted schedules. Inline for Istio's two workers (`concurrency: 2`), which every
+    /// cluster of a large mesh would otherwise keep in an allocation of its own.
+    seeds: SmallVec<[u64; 2]>,
+    /// Per worker, then per level, per source slot ([`Source::slot`]); entries outlive
+    /// rebuilds, like Envoy's `rr_indexes_`. Kept only while picks read them
+    /// ([`LoadBalancer::keeps_source_state`]), so empty in most clusters of a large mesh.
+    sources: Vec<Vec<Vec<SourceState>>>,
     /// Per worker, then per level, the schedules of the levels whose workers each keep their
     /// own; made when a level first needs them. One vector for every worker, so that a pick
     /// reaches its schedule in one step.
@@ -238,11 +233,12 @@ impl LoadBalancer {
         ejected: &[u32],
         rng: &mut R,
     ) -> Self {
-        let workers = (0..workers.max(1)).map(|_| Worker { seed: rng.next_u64(), sources: Vec::new() }).collect();
+        let seeds = (0..workers.max(1)).map(|_| rng.next_u64()).collect();
         let mut lb = LoadBalancer {
             levels: BalancedLevels::new(&settings, table, ejected),
             panic_picks: 0,
-            workers,
+            seeds,
+            sources: Vec::new(),
             localities: Vec::new(),
         };
         lb.refresh_workers(rng);
@@ -294,7 +290,7 @@ impl LoadBalancer {
 
     /// Number of worker threads.
     pub fn worker_count(&self) -> usize {
-        self.workers.len()
+        self.seeds.len()
     }
 
     /// Whether picks read per-source state: round robin's indices, or the weighted schedules of
@@ -347,8 +343,13 @@ impl LoadBalancer {
                 sources.push((Source::LocalityDegraded(level, slot as u32), &locality.degraded));
             }
         }
-        let (level_count, worker_count) = (levels.sets.len(), self.workers.len());
-        for (w, worker) in self.workers.iter_mut().enumerate() {
+        let (level_count, worker_count) = (levels.sets.len(), self.seeds.len());
+        if !keeps_sources {
+            self.sources = Vec::new();
+        } else if self.sources.len() < worker_count {
+            self.sources.resize_with(worker_count, Vec::new);
+        }
+        for (w, &seed) in self.seeds.iter().enumerate() {
             if let Some([healthy, degraded]) = &weights {
                 let mut start = || random_start.then(|| rng.next_u32());
                 let starts = [start(), start()];
@@ -361,14 +362,13 @@ impl LoadBalancer {
                 }
             }
             if !keeps_sources {
-                worker.sources = Vec::new();
                 continue;
             }
-            let seed = worker.seed;
-            if worker.sources.len() <= p {
-                worker.sources.resize_with(p + 1, Vec::new);
+            let worker_sources = &mut self.sources[w];
+            if worker_sources.len() <= p {
+                worker_sources.resize_with(p + 1, Vec::new);
             }
-            let states = &mut worker.sources[p];
+            let states = &mut worker_sources[p];
             if states.len() < sources.len() {
                 states.resize_with(sources.len(), || SourceState { next_index: seed, edf: None });
             }
@@ -465,7 +465,7 @@ impl LoadBalancer {
         let mut state = None;
         if self.keeps_source_state() {
             let (level_slot, source_slot) = source.slot();
-            let kept = &mut self.workers[worker].sources[level_slot][source_slot];
+            let kept = &mut self.sources[worker][level_slot][source_slot];
             if let Some(edf) = &mut kept.edf {
                 let hosts = levels.table.hosts();
                 let policy = levels.settings.policy;
