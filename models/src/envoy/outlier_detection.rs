@@ -314,8 +314,10 @@ pub struct OutlierDetector {
     /// default monitor, which no sweep changes, so it is left out (a proxy of a large mesh
     /// sends to few of its hosts).
     monitors: Monitors,
-    host_count: usize,
-    ejected: usize,
+    /// Hosts in the cluster, and of them out of rotation (the scenario limits keep both far
+    /// below 2^32).
+    host_count: u32,
+    ejected: u32,
     /// Whether some monitor's multiplier may still decay at a sweep.
     multipliers_to_decay: bool,
     /// Whether some host's count in the interval now running reached the least volume the
@@ -366,7 +368,7 @@ impl OutlierDetector {
             config: config.into(),
             version,
             monitors: Monitors::default(),
-            host_count: hosts,
+            host_count: hosts as u32,
             ejected: 0,
             multipliers_to_decay: false,
             volume_reached: false,
@@ -429,7 +431,7 @@ impl OutlierDetector {
 
     /// Number of hosts watched.
     pub fn host_count(&self) -> usize {
-        self.host_count
+        self.host_count as usize
     }
 
     /// Whether `host` is out of rotation.
@@ -445,7 +447,7 @@ impl OutlierDetector {
 
     /// Number of hosts out of rotation.
     pub fn ejected_count(&self) -> usize {
-        self.ejected
+        self.ejected as usize
     }
 
     /// How many times `host` has been ejected since it joined.
@@ -459,8 +461,8 @@ impl OutlierDetector {
         let old = std::mem::take(&mut self.monitors).0;
         let kept = old.into_iter().filter_map(|(host, m)| Some((new_index_of(host as usize)? as u32, m))).collect();
         self.monitors = Monitors::from_unsorted(kept);
-        self.host_count = hosts;
-        self.ejected = self.monitors.iter().filter(|(_, m)| m.is_ejected()).count();
+        self.host_count = hosts as u32;
+        self.ejected = self.monitors.iter().filter(|(_, m)| m.is_ejected()).count() as u32;
         self.note_multipliers();
     }
 
@@ -560,7 +562,7 @@ impl OutlierDetector {
 
     /// Whether one more ejection fits under max_ejection_percent, by the rule of this release.
     fn gate_allows_another(&self) -> bool {
-        gate_allows(&self.config, self.version, self.ejected, self.host_count)
+        gate_allows(&self.config, self.version, self.ejected as usize, self.host_count as usize)
     }
 
     /// `DetectorImpl::ejectHost`.
@@ -664,7 +666,7 @@ impl OutlierDetector {
         detections: &mut Vec<Detection>,
     ) {
         let c = &self.config;
-        let hosts = self.host_count as u64;
+        let hosts = u64::from(self.host_count);
         if hosts < u64::from(c.success_rate_minimum_hosts) && hosts < u64::from(c.failure_percentage_minimum_hosts) {
             return;
         }
