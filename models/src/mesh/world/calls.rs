@@ -28,7 +28,7 @@ impl World {
         let worker = (self.streams.balancing.next_u64() % workers) as usize;
         let call = Call {
             proxy,
-            zone: self.proxies[proxy].zone,
+            zone: self.proxies[proxy].zone(),
             upstream,
             worker,
             parent,
@@ -52,7 +52,7 @@ impl World {
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
         let (tried, tried_count) = (call.tried, call.tried_count);
-        let policy = &self.routes[self.upstreams[upstream.index()].service].retry;
+        let policy = &self.routes[self.upstreams[upstream.index()].service as usize].retry;
         let (selection, per_try) = (policy.host_selection(), policy.per_try_timeout);
         let cluster = &mut self.upstreams[upstream.index()].cluster;
         let Some(pick) = cluster.choose_host(worker, &tried[..tried_count], selection, &mut self.streams.balancing)
@@ -172,8 +172,8 @@ impl World {
     ) {
         let now = s.now();
         let pod = pick.endpoint.0 as usize;
-        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone, self.topology.pods[pod].zone);
-        let blocked = self.topology.is_blocked(self.proxies[proxy].cluster, self.topology.pods[pod].cluster);
+        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone(), self.topology.pods[pod].zone);
+        let blocked = self.topology.is_blocked(self.proxies[proxy].cluster(), self.topology.pods[pod].cluster);
         loop {
             let cluster = &mut self.upstreams[upstream.index()].cluster;
             let (breaker, limits) = cluster.breaker();
@@ -361,7 +361,7 @@ impl World {
         let retry_slot = call.take_retry_slot();
         let (retries, proxy, upstream) = (call.retries, call.proxy, call.upstream);
         self.free_retry_slot(retry_slot);
-        let service = self.upstreams[upstream.index()].service;
+        let service = self.upstreams[upstream.index()].service as usize;
         let policy = &self.routes[service].retry;
         let cluster = &mut self.upstreams[upstream.index()].cluster;
         // A retry whose outcome needs no further retry succeeded (`upstream_rq_retry_success`,

@@ -70,8 +70,8 @@ impl World {
         self.pushes.push(Rc::new(self.istiod_view.clone()));
         self.log.push(s.now(), None, None, None, "istiod_push_sent", format!("push {push}"));
         for proxy in 0..self.proxies.len() {
-            let zone = self.proxies[proxy].zone;
-            if !self.istiod_reaches(self.proxies[proxy].cluster) {
+            let zone = self.proxies[proxy].zone();
+            if !self.istiod_reaches(self.proxies[proxy].cluster()) {
                 continue;
             }
             if let Some(latency) = self.topology.typical_latency(self.control_plane_zone, zone) {
@@ -86,7 +86,7 @@ impl World {
         for upstream in self.proxies[proxy].upstream_ids() {
             let (service, subset) = {
                 let u = &self.upstreams[upstream.index()];
-                (u.service, u.subset.clone())
+                (u.service as usize, u.subset.clone())
             };
             let Translation { table, .. } = self
                 .translation(&locality, service, subset.as_ref(), Some(push as u32))

@@ -310,9 +310,10 @@ struct PodState {
 
 /// One upstream cluster of one proxy, with its timer and waiting calls.
 struct ProxyUpstream {
-    /// The proxy it belongs to.
-    proxy: usize,
-    service: usize,
+    /// The proxy it belongs to, and the service it sends to (as `u32`: a large mesh holds
+    /// thousands of these).
+    proxy: u32,
+    service: u32,
     subset: Option<Rc<str>>,
     cluster: UpstreamCluster,
     /// Its timer, due at the handle's time.
@@ -323,28 +324,39 @@ struct ProxyUpstream {
 /// and its ordinal among its gateway's replicas).
 #[derive(Clone, Copy, Debug)]
 enum ProxyOf {
-    Pod(usize),
-    Gateway { index: usize, replica: usize },
+    Pod(u32),
+    Gateway { index: u32, replica: u32 },
 }
 
-/// An Envoy: a gateway replica or a pod's sidecar.
+/// An Envoy: a gateway replica or a pod's sidecar. Its indices are `u32`: a large mesh holds
+/// thousands of proxies.
 struct Proxy {
-    zone: usize,
+    zone: u32,
     /// Its pod or gateway replica, which name it (named only when a run's outputs are written).
     of: ProxyOf,
     /// Where istiod thinks it runs (empty without node locality labels).
     locality: Rc<Locality>,
-    cluster: usize,
+    cluster: u32,
     /// Its clusters in the world's arena.
-    upstreams: std::ops::Range<usize>,
+    upstreams: std::ops::Range<u32>,
     /// Its route destinations' clusters, shared by every proxy that calls the same services.
     routes: Rc<RouteLayout>,
 }
 
 impl Proxy {
+    /// Its zone.
+    fn zone(&self) -> usize {
+        self.zone as usize
+    }
+
+    /// Its Kubernetes cluster.
+    fn cluster(&self) -> usize {
+        self.cluster as usize
+    }
+
     /// Its clusters.
     fn upstream_ids(&self) -> impl Iterator<Item = UpstreamId> + use<> {
-        self.upstreams.clone().map(|u| UpstreamId(u as u32))
+        self.upstreams.clone().map(UpstreamId)
     }
 }
 
@@ -581,7 +593,7 @@ impl World {
             let zone = world.topology.gateways[g].zone;
             let gateway = &world.topology.gateways[g];
             let replica = world.topology.gateways[..g].iter().filter(|o| o.gateway == gateway.gateway).count();
-            world.add_proxy(zone, ProxyOf::Gateway { index: g, replica }, &[entry])?;
+            world.add_proxy(zone, ProxyOf::Gateway { index: g as u32, replica: replica as u32 }, &[entry])?;
             if world.topology.gateways[g].gateway == config.workload.gateway {
                 world.entry_proxies.push(world.proxies.len() - 1);
             }
@@ -590,7 +602,7 @@ impl World {
             let pod = &world.topology.pods[p];
             let callees = world.callees[pod.service][pod.version].clone();
             if !callees.is_empty() {
-                world.add_proxy(pod.zone, ProxyOf::Pod(p), &callees)?;
+                world.add_proxy(pod.zone, ProxyOf::Pod(p as u32), &callees)?;
                 world.pod_proxy[p] = Some(world.proxies.len() - 1);
             }
         }
@@ -710,12 +722,12 @@ impl World {
         // `workload`: the service of its pod, or its gateway's name (what EnvoyFilter patches select).
         let (cluster, locality, workload) = match of {
             ProxyOf::Pod(p) => {
-                let pod = &self.topology.pods[p];
+                let pod = &self.topology.pods[p as usize];
                 let service = self.config.app.services[pod.service].name.clone();
                 (pod.cluster, pod.locality.clone(), service)
             }
             ProxyOf::Gateway { index, .. } => {
-                let gateway = &self.topology.gateways[index];
+                let gateway = &self.topology.gateways[index as usize];
                 (gateway.cluster, gateway.locality.clone(), gateway.gateway.clone())
             }
         };
@@ -733,7 +745,13 @@ impl World {
                 let cluster = UpstreamCluster::new(settings, table, SimTime::ZERO, &mut self.streams.outlier);
                 routes[service].push((self.upstreams.len() - first) as u32);
                 let owner = self.proxies.len();
-                self.upstreams.push(ProxyUpstream { proxy: owner, service, subset, cluster, timer: None });
+                self.upstreams.push(ProxyUpstream {
+                    proxy: owner as u32,
+                    service: service as u32,
+                    subset,
+                    cluster,
+                    timer: None,
+                });
             }
         }
         let routes = match self.route_layouts.iter().find(|layout| ***layout == routes) {
@@ -744,15 +762,15 @@ impl World {
                 layout
             }
         };
-        let upstreams = first..self.upstreams.len();
-        self.proxies.push(Proxy { zone, of, locality, cluster, upstreams, routes });
+        let upstreams = first as u32..self.upstreams.len() as u32;
+        self.proxies.push(Proxy { zone: zone as u32, of, locality, cluster: cluster as u32, upstreams, routes });
         Ok(())
     }
 
     /// The cluster through which `proxy` sends to destination `destination` of `service`.
     fn route(&self, proxy: usize, service: usize, destination: usize) -> UpstreamId {
         let proxy = &self.proxies[proxy];
-        UpstreamId((proxy.upstreams.start + proxy.routes[service][destination] as usize) as u32)
+        UpstreamId(proxy.upstreams.start + proxy.routes[service][destination])
     }
 
     /// Keeps one timer per upstream cluster at its next due time, and logs its events.

@@ -12,7 +12,7 @@ impl World {
             self.users.get_mut(request, serial).expect("just inserted").give_up = Some(handle);
         }
         // The load balancer in front of the gateway spreads users over the replicas that are up.
-        let live = |w: &World, p: &usize| !w.down_zones[w.proxies[*p].zone];
+        let live = |w: &World, p: &usize| !w.down_zones[w.proxies[*p].zone()];
         let up = self.entry_proxies.iter().filter(|p| live(self, p)).count();
         if up == 0 {
             self.finish_user(request, serial, 503, 0, s);
