@@ -101,8 +101,8 @@ struct SourceState {
 /// What every pick of a cluster reads of its levels: the settings, the hosts, each level's host
 /// set, the priority load and how each level chooses a locality. While none of their hosts is
 /// out of rotation, the clusters over one table with the same settings see the same, so they
-/// share one (a large mesh's thousands of clusters, a handful); a cluster makes its own copy
-/// when an ejection reaches one of its levels, and shares again once none is out.
+/// share one: a large mesh's thousands of clusters hold a handful between them. A cluster makes
+/// its own copy when an ejection reaches one of its levels, and shares again once none is out.
 #[derive(Clone, Debug)]
 pub(super) struct BalancedLevels {
     settings: LbSettings,
@@ -306,8 +306,8 @@ impl LoadBalancer {
     /// weighted host schedules; round-robin indices carry over.
     pub fn refresh_level<R: Rng + ?Sized>(&mut self, level: u32, ejected: &[u32], rng: &mut R) {
         if ejected.is_empty() {
-            // Every level is the table's own again (each was last refreshed with the hosts of
-            // `ejected` in it).
+            // Each level was last refreshed with the hosts then out in it, so with none out every
+            // level is the table's own again.
             self.levels = BalancedLevels::unejected(&self.levels.settings, Rc::clone(&self.levels.table));
         } else {
             let levels = Rc::make_mut(&mut self.levels);
