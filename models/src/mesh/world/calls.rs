@@ -52,7 +52,7 @@ impl World {
         let Some(call) = self.calls.get_mut(index, serial) else { return };
         let (proxy, upstream, worker) = (call.proxy, call.upstream, call.worker);
         let (tried, tried_count) = (call.tried, call.tried_count);
-        let policy = &self.routes[self.upstreams[upstream.index()].service as usize].retry;
+        let policy = &self.routes[self.upstreams[upstream.index()].service()].retry;
         let (selection, per_try) = (policy.host_selection(), policy.per_try_timeout);
         let cluster = &mut self.upstreams[upstream.index()].cluster;
         let Some(pick) = cluster.choose_host(worker, &tried[..tried_count], selection, &mut self.streams.balancing)
@@ -361,7 +361,7 @@ impl World {
         let retry_slot = call.take_retry_slot();
         let (retries, proxy, upstream) = (call.retries, call.proxy, call.upstream);
         self.free_retry_slot(retry_slot);
-        let service = self.upstreams[upstream.index()].service as usize;
+        let service = self.upstreams[upstream.index()].service();
         let policy = &self.routes[service].retry;
         let cluster = &mut self.upstreams[upstream.index()].cluster;
         // A retry whose outcome needs no further retry succeeded (`upstream_rq_retry_success`,

@@ -16,14 +16,14 @@ impl World {
             if stats.is_unused() {
                 continue;
             }
-            rows.push((self.proxy_name(upstream.proxy as usize), self.cluster_name(upstream), stats));
+            rows.push((self.proxy_name(upstream.proxy()), self.cluster_name(upstream), stats));
         }
         rows
     }
 
     /// Moves what an upstream cluster did into the event log.
     pub(super) fn log_cluster_events(&mut self, upstream: UpstreamId, now: SimTime) {
-        let proxy = self.upstreams[upstream.index()].proxy as usize;
+        let proxy = self.upstreams[upstream.index()].proxy();
         for event in self.upstreams[upstream.index()].cluster.take_events() {
             let (name, host, detail) = match event {
                 ClusterEvent::Ejected(host, kind) => ("ejected", Some(host), kind.name().to_string()),
@@ -102,7 +102,7 @@ impl World {
     /// An upstream cluster's name as Istio writes it (the model has no ports, so every service
     /// gets Bookinfo's 9080).
     fn cluster_name(&self, upstream: &ProxyUpstream) -> String {
-        let service = &self.config.app.services[upstream.service as usize].name;
+        let service = &self.config.app.services[upstream.service()].name;
         format!("outbound|9080|{}|{service}.default.svc.cluster.local", upstream.subset.as_deref().unwrap_or(""))
     }
 }

@@ -86,7 +86,7 @@ impl World {
         for upstream in self.proxies[proxy].upstream_ids() {
             let (service, subset) = {
                 let u = &self.upstreams[upstream.index()];
-                (u.service as usize, u.subset.clone())
+                (u.service(), u.subset.clone())
             };
             let Translation { table, .. } = self
                 .translation(&locality, service, subset.as_ref(), Some(push as u32))

@@ -320,6 +320,18 @@ struct ProxyUpstream {
     timer: Option<EventHandle>,
 }
 
+impl ProxyUpstream {
+    /// The proxy it belongs to.
+    fn proxy(&self) -> usize {
+        self.proxy as usize
+    }
+
+    /// The service it sends to.
+    fn service(&self) -> usize {
+        self.service as usize
+    }
+}
+
 /// Whose Envoy a proxy is: a pod's sidecar, or a gateway replica (by index in the topology,
 /// and its ordinal among its gateway's replicas).
 #[derive(Clone, Copy, Debug)]
