@@ -32,7 +32,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}\
+/// The pages' style sheet (a run's report and a sweep's).
+pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em;display:block;overflow-x:auto}td,th{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}\
 th{background:#eef}td.n{text-align:right;font-variant-numeric:tabular-nums}.fix{color:#064}\
 h2{border-bottom:2px solid #88a;padding-bottom:0.1em}svg{max-width:100%;height:auto}";
@@ -61,8 +62,7 @@ pub fn html(scenario: &Scenario, results: &[Replication], timeline_svg: &str) ->
         page.push_str("</ul>\n");
     }
     page.push_str("<h2>Timeline (replication 0)</h2>\n");
-    // The plot file's own XML declaration does not belong inside HTML.
-    page.push_str(timeline_svg.find("<svg").map_or("", |start| &timeline_svg[start..]));
+    page.push_str(inline_svg(timeline_svg));
     page.push('\n');
     if let Some(first) = results.first() {
         events_section(&mut page, first);
@@ -70,6 +70,12 @@ pub fn html(scenario: &Scenario, results: &[Replication], timeline_svg: &str) ->
     }
     page.push_str("</body></html>\n");
     page
+}
+
+/// An SVG file's text as it goes inside HTML: from its `<svg` element on, since the file's
+/// own XML declaration does not belong inside a page.
+pub(crate) fn inline_svg(svg: &str) -> &str {
+    svg.find("<svg").map_or("", |start| &svg[start..])
 }
 
 fn scenario_section(page: &mut String, scenario: &Scenario, results: &[Replication]) {

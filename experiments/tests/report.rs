@@ -1,6 +1,6 @@
-//! `report.html` rendered by a real headless Chromium (Debian's `chromium`; `.ci/run` installs
-//! it and runs this test): the headline figures and the findings are in the rendered DOM, and the
-//! screenshot is not blank. Ignored by default: it needs the browser.
+//! `report.html`, a run's and a sweep's, rendered by a real headless Chromium (Debian's
+//! `chromium`; `.ci/run` installs it and runs these tests): the figures that matter are in the
+//! rendered DOM, and the screenshot is not blank. Ignored by default: they need the browser.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,9 +48,43 @@ fn the_report_renders_in_a_headless_browser() {
     ] {
         assert!(dom.contains(expected), "the rendered page lacks {expected:?}");
     }
-    let shot = dir.join("shot.png");
-    browse(&report, &[&format!("--screenshot={}", shot.display())]);
-    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    assert_screenshot_is_not_blank(&report, &dir.join("shot.png"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs Debian's chromium; .ci/run installs it and runs this"]
+fn the_sweep_report_renders_in_a_headless_browser() {
+    let dir = std::env::temp_dir().join(format!("meshsim-sweep-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sweep = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sweeps/ejection-503-pod.yaml");
+    let run = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+        .args(["sweep", sweep.to_str().unwrap(), "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report = dir.join("report.html");
+    let dom = String::from_utf8(browse(&report, &["--dump-dom"]).stdout).unwrap();
+    for expected in [
+        "meshsim sweep: ejection-503-pod",
+        "id=\"plan\"",
+        "knob consecutive5xxErrors",
+        "1s, 5s, 10s",
+        "id=\"points\"",
+        "time_to_first_ejection_s",
+        "<svg",
+    ] {
+        assert!(dom.contains(expected), "the rendered page lacks {expected:?}");
+    }
+    assert_eq!(dom.matches("<svg").count(), 3, "the sweep's three plots");
+    assert_screenshot_is_not_blank(&report, &dir.join("shot.png"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Takes `report`'s screenshot into `shot` and checks that at least one pixel in fifty is ink.
+fn assert_screenshot_is_not_blank(report: &Path, shot: &Path) {
+    browse(report, &[&format!("--screenshot={}", shot.display())]);
+    let decoder = png::Decoder::new(std::fs::File::open(shot).unwrap());
     let mut reader = decoder.read_info().unwrap();
     let mut pixels = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut pixels).unwrap();
@@ -58,5 +92,4 @@ fn the_report_renders_in_a_headless_browser() {
     let ink = pixels[..info.buffer_size()].chunks(channels).filter(|p| p.iter().take(3).any(|&c| c < 200)).count();
     let total = (info.width * info.height) as usize;
     assert!(ink * 50 > total, "the screenshot is nearly blank: {ink} of {total} pixels inked");
-    let _ = std::fs::remove_dir_all(&dir);
 }

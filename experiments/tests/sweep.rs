@@ -52,7 +52,7 @@ fn threads_shards_and_resumption_give_the_same_bytes() {
     sweep(&file, &dir.join("two"), &["--threads", "2"]);
     let runs = read(dir.join("one/runs.csv"));
     assert_eq!(runs.lines().count(), 1 + 12, "a header and 12 runs");
-    for name in ["runs.csv", "points.csv", "sweep.yaml"] {
+    for name in ["runs.csv", "points.csv", "sweep.yaml", "report.html"] {
         assert_eq!(read(dir.join("one").join(name)), read(dir.join("two").join(name)), "{name}: 1 vs 2 threads");
     }
     // Three shards, each as its own process, merged.
@@ -60,11 +60,12 @@ fn threads_shards_and_resumption_give_the_same_bytes() {
     for (k, shard) in shards.iter().enumerate() {
         sweep(&file, shard, &["--shard", &format!("{k}/3")]);
         assert!(!shard.join("points.csv").exists(), "a shard has no points of its own");
+        assert!(!shard.join("report.html").exists(), "nor a report");
     }
     let merged = dir.join("merged");
     let output = meshsim().arg("merge").args(&shards).arg("--out").arg(&merged).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    for name in ["runs.csv", "points.csv", "sweep.yaml"] {
+    for name in ["runs.csv", "points.csv", "sweep.yaml", "report.html"] {
         assert_eq!(read(dir.join("one").join(name)), read(merged.join(name)), "{name}: merged shards");
     }
     // The shard index can come from a Slurm array task.
@@ -99,6 +100,58 @@ fn threads_shards_and_resumption_give_the_same_bytes() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("5 kept from the interrupted run"));
     assert_eq!(read(interrupted.join("runs.csv")), runs, "resumed = uninterrupted");
     assert!(!interrupted.join("runs.csv.partial").exists());
+}
+
+#[test]
+fn the_report_shows_the_plan_every_point_and_the_plots_with_the_files_text_escaped() {
+    let dir = temp_dir("report");
+    let file = small_sweep(&dir);
+    let text = read(file.clone()).replace("name: small", "name: small\ndescription: \"<b>bold</b> & more\"");
+    let text = text.replace("name: consecutive5xx", "name: \"c<5xx>\"");
+    std::fs::write(&file, text).unwrap();
+    sweep(&file, &dir.join("out"), &[]);
+    let page = read(dir.join("out/report.html"));
+    assert!(page.contains("<h1>meshsim sweep: small</h1>"));
+    assert!(
+        page.contains("&lt;b&gt;bold&lt;/b&gt; &amp; more") && !page.contains("<b>bold"),
+        "the description is escaped"
+    );
+    assert!(page.contains("<th>knob c&lt;5xx&gt;</th><td>1, 5</td>"), "a knob's name is escaped, its values listed");
+    assert!(page.contains("<th>points</th><td>4 (grid (every combination))</td>"));
+    assert!(page.contains("<th>runs</th><td>12</td>"));
+    // One row per point, its knob values and the figures of points.csv.
+    let points = read(dir.join("out/points.csv"));
+    let header: Vec<&str> = points.lines().next().unwrap().split(',').collect();
+    let mean = header.iter().position(|h| *h == "error_rate:mean").unwrap();
+    let table = &page[page.find("id=\"points\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr>").count(), 1 + 4, "a header and 4 points");
+    for line in points.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let rate: f64 = cells[mean].parse().unwrap();
+        let row = format!(
+            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"n\">3</td>",
+            cells[0], cells[1], cells[2]
+        );
+        let at = table.find(&row).unwrap_or_else(|| panic!("{row} in the table"));
+        // The next cell is the error rate's mean, to four significant digits.
+        let shown = table[at + row.len()..].trim_start_matches("<td class=\"n\">");
+        let shown: f64 = shown[..shown.find('<').unwrap()].parse().unwrap();
+        assert!(
+            (shown - rate).abs() <= rate.abs() * 1e-3,
+            "point {}: error rate {shown} shown, {rate} in points.csv",
+            cells[0]
+        );
+    }
+    // Every SVG plot the sweep drew is on the page, without its XML declaration.
+    let plots: Vec<_> = std::fs::read_dir(dir.join("out/plots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    assert!(!plots.is_empty());
+    assert_eq!(page.matches("<svg").count(), plots.len());
+    assert!(!page.contains("<?xml"));
 }
 
 #[test]

@@ -47,7 +47,13 @@ impl PointsTable {
         Ok(PointsTable { knobs: header[1..end].to_vec(), header, rows })
     }
 
-    fn column(&self, name: &str) -> Option<usize> {
+    /// The rows, one per point, in point order.
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.rows
+    }
+
+    /// A column by its header.
+    pub fn column(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }
 
@@ -450,12 +456,10 @@ pub fn draw_latency_cdf(dir: &Path, curves: &[(String, Histogram)]) -> Result<Ve
     write_both(dir, "latency-cdf", |area| chart.draw(area), |area| chart.draw(area))
 }
 
-/// The plots a sweep writes when it ends: those its file lists under `plots`, or by default
+/// The plots a sweep draws when it ends: those its file lists under `plots`, or by default
 /// each of a few headline metrics against the knob with the most values (one line per value of
-/// the next such knob) and a heatmap of the error rate over the two. Returns the files.
-pub fn write_sweep_plots(out: &Path, plan: &Plan) -> Result<Vec<PathBuf>, String> {
-    let table = PointsTable::read(out)?;
-    let dir = out.join("plots");
+/// the next such knob) and a heatmap of the error rate over the two.
+pub fn plot_specs(plan: &Plan, table: &PointsTable) -> Vec<PlotSpec> {
     let mut specs = plan.plots.clone();
     if specs.is_empty() {
         let mut knobs: Vec<(usize, &str)> = plan.knobs.iter().map(|k| (k.values.len(), k.name.as_str())).collect();
@@ -470,11 +474,18 @@ pub fn write_sweep_plots(out: &Path, plan: &Plan) -> Result<Vec<PathBuf>, String
             specs.push(PlotSpec::Heatmap { x, over: over.to_string(), y: "error_rate".into() });
         }
     }
+    specs
+}
+
+/// Draws the sweep's plots ([`plot_specs`]) from `out/points.csv` into `out/plots`. Returns
+/// the files.
+pub fn write_sweep_plots(out: &Path, plan: &Plan, table: &PointsTable) -> Result<Vec<PathBuf>, String> {
+    let dir = out.join("plots");
     let mut written = Vec::new();
-    for spec in &specs {
+    for spec in &plot_specs(plan, table) {
         written.extend(match spec {
-            PlotSpec::Lines { x, y, by } => draw_metric(&dir, &table, x, y, by.as_deref())?,
-            PlotSpec::Heatmap { x, over, y } => draw_heatmap(&dir, &table, x, over, y)?,
+            PlotSpec::Lines { x, y, by } => draw_metric(&dir, table, x, y, by.as_deref())?,
+            PlotSpec::Heatmap { x, over, y } => draw_heatmap(&dir, table, x, over, y)?,
         });
     }
     Ok(written)

@@ -18,9 +18,11 @@ use std::sync::{Condvar, Mutex, mpsc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::plan::Plan;
+use super::report;
 use super::shard::Shard;
 use super::table::{RunsTable, points_csv, run_of_line};
 use crate::output::write_atomically;
+use crate::plot::sweep::{PointsTable, plot_specs, write_sweep_plots};
 use crate::run::simulate;
 use crate::scenario::Scenario;
 
@@ -96,14 +98,25 @@ pub fn run_sweep(
     Ok(SweepReport { selected: selected.len() as u64, resumed: done as u64, written })
 }
 
-/// Writes what a complete `runs.csv` gives: `points.csv` and the plots.
+/// Writes what a complete `runs.csv` gives: `points.csv`, the plots and `report.html`.
 pub fn finish(out: &Path, runs_csv: &Path, plan: &Plan) -> Result<Vec<PathBuf>, String> {
     let runs = std::fs::File::open(runs_csv).map_err(|e| format!("{}: cannot read: {e}", runs_csv.display()))?;
     let points = points_csv(std::io::BufReader::new(runs), plan.knobs.len())?;
     let points_path = out.join("points.csv");
     write_atomically(&points_path, &points)?;
+    let table = PointsTable::read(out)?;
+    let plots = write_sweep_plots(out, plan, &table)?;
+    let mut svgs = Vec::new();
+    for path in plots.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let file = path.file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned());
+        svgs.push((file, text));
+    }
+    let report_path = out.join("report.html");
+    write_atomically(&report_path, report::html(plan, &table, &plot_specs(plan, &table), &svgs).as_bytes())?;
     let mut written = vec![points_path];
-    written.extend(crate::plot::sweep::write_sweep_plots(out, plan)?);
+    written.extend(plots);
+    written.push(report_path);
     Ok(written)
 }
 
