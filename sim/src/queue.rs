@@ -16,7 +16,11 @@
 //! around its earliest time, each event dropping at least one digit, as in the textbook heap, so
 //! an event moves at most once per hexadecimal digit of its distance from the present.
 //!
-//! Equal times come out first-in first-out (by sequence), so a run is deterministic. An event
+//! Equal times come out first-in first-out (by sequence), so a run is deterministic. Every
+//! bucket holds its events in sequence order: a push appends the newest sequence, and re-filing
+//! moves a bucket's events, in order, into buckets that were empty (all lower than the lowest
+//! non-empty one). So a bucket is sorted by time alone, with a stable sort that keeps that
+//! order among equal times, which is cheaper than comparing (time, sequence) pairs. An event
 //! pushed before everything else (an outside caller scheduling between `run_until` calls) simply
 //! joins the near list, which is sorted whatever it holds.
 
@@ -145,6 +149,7 @@ impl<E> EventQueue<E> {
         let replacement =
             if self.spare.capacity() > SPARE_HANDED_ON_MAX { Vec::new() } else { std::mem::take(&mut self.spare) };
         let mut taken = std::mem::replace(&mut self.buckets[bucket], replacement);
+        debug_assert!(taken.windows(2).all(|w| w[0].sequence < w[1].sequence), "a bucket is in sequence order");
         let (earliest, latest) = taken.iter().fold((u64::MAX, 0), |(lo, hi), e| (lo.min(e.time), hi.max(e.time)));
         if taken.len() <= NEAR_BUCKET_MAX || bucket < DIGIT_VALUES {
             // Events due after the latest are filed (relative to the new reference) rather than
@@ -152,7 +157,12 @@ impl<E> EventQueue<E> {
             // of it would take most new events by insertion into its middle.
             self.near_limit = latest.saturating_add(1);
             self.reference = earliest;
-            taken.sort_unstable_by_key(|e| std::cmp::Reverse(u128::from(e.time) << 64 | u128::from(e.sequence)));
+            // Latest (time, sequence) first: reversed, equal times are latest sequence first,
+            // which a stable sort by time keeps.
+            taken.reverse();
+            if earliest != latest {
+                taken.sort_by_key(|e| std::cmp::Reverse(e.time));
+            }
             std::mem::swap(&mut self.near, &mut taken);
         } else {
             self.near_limit = earliest + 1;
@@ -164,8 +174,8 @@ impl<E> EventQueue<E> {
                     self.file(entry);
                 }
             }
-            // Entries arrive from a bucket in no particular order; equal times go out in sequence order.
-            self.near.sort_unstable_by_key(|e| std::cmp::Reverse(e.sequence));
+            // They came in sequence order; the latest goes first.
+            self.near.reverse();
         }
         self.spare = taken;
     }
