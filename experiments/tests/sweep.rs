@@ -119,6 +119,7 @@ fn the_report_shows_the_plan_every_point_and_the_plots_with_the_files_text_escap
     assert!(page.contains("<th>knob c&lt;5xx&gt;</th><td>1, 5</td>"), "a knob's name is escaped, its values listed");
     assert!(page.contains("<th>points</th><td>4 (grid (every combination))</td>"));
     assert!(page.contains("<th>runs</th><td>12</td>"));
+    assert!(page.contains("<th>set duration</th><td>30s</td>"), "the settings fixed at every point");
     // One row per point, its knob values and the figures of points.csv.
     let points = read(dir.join("out/points.csv"));
     let header: Vec<&str> = points.lines().next().unwrap().split(',').collect();

@@ -372,6 +372,11 @@ impl Plan {
         RunId { run, point: run / self.replications, replication, seed: replication_seed(self.seed, replication) }
     }
 
+    /// The fields `set` to one value at every point, with their values, in written order.
+    pub fn fixed(&self) -> impl Iterator<Item = (&FieldPath, &Node)> {
+        self.fixed.iter().map(|(path, value)| (path, value))
+    }
+
     /// The scenario of `point`: the base with the point's values set, read and checked like a
     /// scenario file.
     pub fn scenario(&self, point: u64) -> Result<Scenario, String> {

@@ -1,5 +1,5 @@
-//! `report.html` for a sweep: the question it answers, its plan (seed, replications, knobs and
-//! their values), every point's headline figures with their 95 % intervals, and its plots
+//! `report.html` for a sweep: the question it answers, its plan (seed, replications, the
+//! settings fixed at every point, knobs and their values), every point's headline figures with their 95 % intervals, and its plots
 //! (inline SVG), on one self-contained page readable from disk with no server, no network and
 //! no script. It is made from `points.csv` and the plots alone, so, like them, it is the same
 //! bytes however the sweep was split, resumed or merged. Every text from the sweep file is
@@ -64,6 +64,10 @@ fn plan_section(page: &mut String, plan: &Plan) {
         ("runs", plan.runs().to_string()),
     ] {
         let _ = writeln!(page, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
+    }
+    for (path, value) in plan.fixed() {
+        let _ =
+            writeln!(page, "<tr><th>set {}</th><td>{}</td></tr>", escape(&path.to_string()), escape(&value.inline()));
     }
     for knob in &plan.knobs {
         let values: Vec<String> = knob.values.iter().map(|v| v.inline()).collect();
