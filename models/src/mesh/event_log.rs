@@ -13,16 +13,17 @@ use crate::envoy::host_set::EndpointId;
 pub struct LogRow {
     /// When it happened (the first time, for a folded row).
     pub time: SimTime,
-    /// The proxy it happened in, by index, if any.
-    pub proxy: Option<usize>,
+    /// The proxy it happened in, by index, if any (32 bits, as a proxy's clusters' indices are:
+    /// a large mesh's log holds thousands of rows).
+    pub proxy: Option<u32>,
     /// The proxy's upstream cluster, by its index among every proxy's clusters, if any.
-    pub upstream: Option<usize>,
+    pub upstream: Option<u32>,
     /// The pod it concerns, if any.
     pub host: Option<EndpointId>,
     /// What happened (`ejected`, `ejection_refused`, …).
     pub event: &'static str,
     /// Particulars: the detector, the loads, the push.
-    pub detail: String,
+    pub detail: Box<str>,
     /// How many times in a row it happened.
     pub count: u32,
 }
@@ -72,9 +73,10 @@ impl EventLog {
         event: &'static str,
         detail: String,
     ) {
+        let (proxy, upstream) = (proxy.map(|p| p as u32), upstream.map(|u| u as u32));
         if let Some(last) = self.rows.last_mut()
             && (last.proxy, last.upstream, last.host, last.event) == (proxy, upstream, host, event)
-            && last.detail == detail
+            && *last.detail == *detail
         {
             last.count += 1;
             return;
@@ -83,7 +85,7 @@ impl EventLog {
             self.left_out += 1;
             return;
         }
-        self.rows.push(LogRow { time, proxy, upstream, host, event, detail, count: 1 });
+        self.rows.push(LogRow { time, proxy, upstream, host, event, detail: detail.into_boxed_str(), count: 1 });
     }
 
     /// The rows, in time order.

@@ -28,16 +28,12 @@ pub struct Zone {
 pub struct Pod {
     /// Its endpoint in EDS.
     pub endpoint: EndpointId,
-    /// Index of its deployment.
-    pub deployment: usize,
-    /// Index of its service in the application.
-    pub service: usize,
-    /// Index of its version within the service.
-    pub version: usize,
-    /// Index of its zone.
-    pub zone: usize,
-    /// Index of its Kubernetes cluster.
-    pub cluster: usize,
+    /// Indices of its service in the application, its version within the service, its zone and
+    /// its Kubernetes cluster: 32 bits each, since a large mesh holds thousands of pods.
+    service: u32,
+    version: u32,
+    zone: u32,
+    cluster: u32,
     /// Requests it serves at once.
     pub concurrency: u32,
     /// Its labels (`app`, `version`), shared with the other pods of its deployment.
@@ -46,6 +42,28 @@ pub struct Pod {
     pub ordinal: u32,
     /// The locality istiod knows for it: its zone's, or none when its nodes lack the labels.
     pub locality: Rc<Locality>,
+}
+
+impl Pod {
+    /// Index of its service in the application.
+    pub fn service(&self) -> usize {
+        self.service as usize
+    }
+
+    /// Index of its version within the service.
+    pub fn version(&self) -> usize {
+        self.version as usize
+    }
+
+    /// Index of its zone.
+    pub fn zone(&self) -> usize {
+        self.zone as usize
+    }
+
+    /// Index of its Kubernetes cluster.
+    pub fn cluster(&self) -> usize {
+        self.cluster as usize
+    }
 }
 
 /// A deployment's pods.
@@ -240,11 +258,10 @@ impl Topology {
                     members.push(pods.len());
                     pods.push(Pod {
                         endpoint: EndpointId(pods.len() as u32),
-                        deployment: deployments.len(),
-                        service,
-                        version,
-                        zone,
-                        cluster: c,
+                        service: service as u32,
+                        version: version as u32,
+                        zone: zone as u32,
+                        cluster: c as u32,
                         concurrency: deployment.concurrency,
                         labels: Rc::clone(&labels),
                         ordinal,

@@ -144,8 +144,8 @@ impl World {
         breaker.track_request(true);
         cluster.request_started(pick);
         self.connect_succeeded(upstream, pick, s);
-        let pod_zone = self.topology.pods[pod].zone;
-        let request_bytes = self.config.app.services[self.topology.pods[pod].service].request_bytes;
+        let pod_zone = self.topology.pods[pod].zone();
+        let request_bytes = self.config.app.services[self.topology.pods[pod].service()].request_bytes;
         match self.transmit(proxy_zone, pod_zone, request_bytes, now) {
             Delivery::At(arrival) => {
                 s.schedule_at(arrival, Event::RequestArrives(index, generation));
@@ -172,8 +172,8 @@ impl World {
     ) {
         let now = s.now();
         let pod = pick.endpoint.0 as usize;
-        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone(), self.topology.pods[pod].zone);
-        let blocked = self.topology.is_blocked(self.proxies[proxy].cluster(), self.topology.pods[pod].cluster);
+        let (proxy_zone, pod_zone) = (self.proxies[proxy].zone(), self.topology.pods[pod].zone());
+        let blocked = self.topology.is_blocked(self.proxies[proxy].cluster(), self.topology.pods[pod].cluster());
         loop {
             let cluster = &mut self.upstreams[upstream.index()].cluster;
             let (breaker, limits) = cluster.breaker();

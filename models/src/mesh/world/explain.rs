@@ -55,11 +55,11 @@ impl World {
             .rows()
             .iter()
             .map(|row| {
-                let proxy = row.proxy.map(|p| self.proxy_name(p)).unwrap_or_default();
-                let cluster = row.upstream.map(|u| self.cluster_name(&self.upstreams[u])).unwrap_or_default();
+                let proxy = row.proxy.map(|p| self.proxy_name(p as usize)).unwrap_or_default();
+                let cluster = row.upstream.map(|u| self.cluster_name(&self.upstreams[u as usize])).unwrap_or_default();
                 let (pod, zone) = match row.host {
                     Some(EndpointId(p)) => {
-                        let zone = self.topology.pods[p as usize].zone;
+                        let zone = self.topology.pods[p as usize].zone();
                         (self.pod_name(p as usize), self.topology.zones[zone].name.clone())
                     }
                     None => (String::new(), String::new()),
@@ -71,7 +71,7 @@ impl World {
                     pod,
                     zone,
                     event: row.event,
-                    detail: row.detail.clone(),
+                    detail: row.detail.to_string(),
                     count: row.count,
                 }
             })
@@ -94,9 +94,9 @@ impl World {
     /// A pod's name: `reviews-v1-ack-hangzhou-0` (service, version, cluster, ordinal).
     pub(super) fn pod_name(&self, pod: usize) -> String {
         let pod = &self.topology.pods[pod];
-        let service = &self.config.app.services[pod.service];
-        let cluster = &self.topology.clusters[pod.cluster].0;
-        format!("{}-{}-{cluster}-{}", service.name, service.versions[pod.version].name, pod.ordinal)
+        let service = &self.config.app.services[pod.service()];
+        let cluster = &self.topology.clusters[pod.cluster()].0;
+        format!("{}-{}-{cluster}-{}", service.name, service.versions[pod.version()].name, pod.ordinal)
     }
 
     /// An upstream cluster's name as Istio writes it (the model has no ports, so every service

@@ -7,8 +7,10 @@ impl World {
         let cluster_of = |name: &str| self.topology.clusters.iter().position(|(c, _)| c == name);
         let matches_deployment = |p: usize, cluster: &str, service: &str, version: &str| {
             let pod = &self.topology.pods[p];
-            let svc = &self.config.app.services[pod.service];
-            Some(pod.cluster) == cluster_of(cluster) && svc.name == service && svc.versions[pod.version].name == version
+            let svc = &self.config.app.services[pod.service()];
+            Some(pod.cluster()) == cluster_of(cluster)
+                && svc.name == service
+                && svc.versions[pod.version()].name == version
         };
         (0..self.topology.pods.len())
             .filter(|&p| match target {
@@ -18,9 +20,9 @@ impl World {
                 FaultTarget::Pod { cluster, service, version, index } => {
                     matches_deployment(p, cluster, service, version) && self.topology.pods[p].ordinal == *index
                 }
-                FaultTarget::Zone(z) => self.topology.zones[self.topology.pods[p].zone].name == *z,
+                FaultTarget::Zone(z) => self.topology.zones[self.topology.pods[p].zone()].name == *z,
                 FaultTarget::Region(r) => {
-                    self.topology.regions[self.topology.zones[self.topology.pods[p].zone].region] == *r
+                    self.topology.regions[self.topology.zones[self.topology.pods[p].zone()].region] == *r
                 }
                 FaultTarget::Backbone(..) | FaultTarget::ControlPlane | FaultTarget::SecurityGroupRule { .. } => false,
             })

@@ -19,7 +19,7 @@ impl World {
 
     /// A pod changed: istiod hears of it after the watch delay (if it can reach its cluster).
     pub(super) fn pod_changed(&mut self, pod: usize, s: &mut Scheduler<Event>) {
-        let cluster = self.topology.pods[pod].cluster;
+        let cluster = self.topology.pods[pod].cluster();
         if !self.istiod_reaches(cluster) {
             return;
         }
@@ -42,9 +42,9 @@ impl World {
         let mut view = self.istiod_view.clone();
         for (service, pods) in view.iter_mut().enumerate() {
             // Keep what istiod cached for clusters it cannot reach; refresh the rest.
-            pods.retain(|&p| !self.istiod_reaches(self.topology.pods[p].cluster));
+            pods.retain(|&p| !self.istiod_reaches(self.topology.pods[p].cluster()));
             pods.extend(
-                current[service].iter().copied().filter(|&p| self.istiod_reaches(self.topology.pods[p].cluster)),
+                current[service].iter().copied().filter(|&p| self.istiod_reaches(self.topology.pods[p].cluster())),
             );
             pods.sort_unstable();
         }

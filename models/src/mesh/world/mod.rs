@@ -597,7 +597,8 @@ impl World {
         // Gateways call the entry service; sidecars call what their version calls. The arena of
         // clusters is made to measure: grown by doubling, a large mesh's would be up to twice
         // the size it needs.
-        let sidecar_callees = world.topology.pods.iter().map(|pod| world.callees[pod.service][pod.version].as_slice());
+        let sidecar_callees =
+            world.topology.pods.iter().map(|pod| world.callees[pod.service()][pod.version()].as_slice());
         let clusters = gateway_count * world.cluster_count(&[entry])
             + sidecar_callees.map(|callees| world.cluster_count(callees)).sum::<usize>();
         world.upstreams.reserve_exact(clusters);
@@ -612,9 +613,9 @@ impl World {
         }
         for p in 0..world.topology.pods.len() {
             let pod = &world.topology.pods[p];
-            let callees = world.callees[pod.service][pod.version].clone();
+            let callees = world.callees[pod.service()][pod.version()].clone();
             if !callees.is_empty() {
-                world.add_proxy(pod.zone, ProxyOf::Pod(p as u32), &callees)?;
+                world.add_proxy(pod.zone(), ProxyOf::Pod(p as u32), &callees)?;
                 world.pod_proxy[p] = Some(world.proxies.len() - 1);
             }
         }
@@ -715,7 +716,7 @@ impl World {
         let mut view = vec![Vec::new(); self.config.app.services.len()];
         for (p, pod) in self.topology.pods.iter().enumerate() {
             if self.pods[p].exists && self.pods[p].ready {
-                view[pod.service].push(p);
+                view[pod.service()].push(p);
             }
         }
         view
@@ -735,8 +736,8 @@ impl World {
         let (cluster, locality, workload) = match of {
             ProxyOf::Pod(p) => {
                 let pod = &self.topology.pods[p as usize];
-                let service = self.config.app.services[pod.service].name.clone();
-                (pod.cluster, pod.locality.clone(), service)
+                let service = self.config.app.services[pod.service()].name.clone();
+                (pod.cluster(), pod.locality.clone(), service)
             }
             ProxyOf::Gateway { index, .. } => {
                 let gateway = &self.topology.gateways[index as usize];

@@ -40,7 +40,7 @@ impl World {
     pub(super) fn answer_delay(&self, pod: usize, index: u32, serial: u32) -> SimDuration {
         let proxy_zone = self.calls.entries[index as usize].as_ref().filter(|(s, _)| *s == serial).map(|(_, c)| c.zone);
         proxy_zone
-            .and_then(|z| self.topology.typical_latency(self.topology.pods[pod].zone, z))
+            .and_then(|z| self.topology.typical_latency(self.topology.pods[pod].zone(), z))
             .unwrap_or(SimDuration::ZERO)
     }
 
@@ -48,8 +48,8 @@ impl World {
         let record = self.jobs.get_mut(job, job_serial).expect("live job");
         let (pod, key) = (record.pod, record.key);
         let info = &self.topology.pods[pod];
-        let mut draw = self.streams.service.rng([key.request, info.service as u64, u64::from(key.attempt)]);
-        let mut work = self.config.app.services[info.service].versions[info.version].service_time.sample(&mut draw);
+        let mut draw = self.streams.service.rng([key.request, info.service() as u64, u64::from(key.attempt)]);
+        let mut work = self.config.app.services[info.service()].versions[info.version()].service_time.sample(&mut draw);
         match self.pods[pod].behaviour {
             Behaviour::Hang => return, // Holds its slot and never answers.
             Behaviour::Slow(extra) => work = work + extra,
@@ -60,7 +60,7 @@ impl World {
 
     pub(super) fn work_done(&mut self, job: u32, job_serial: u32, s: &mut Scheduler<Event>) {
         let Some((pod, key)) = self.jobs.get_mut(job, job_serial).map(|j| (j.pod, j.key)) else { return };
-        let service = self.topology.pods[pod].service as u64;
+        let service = self.topology.pods[pod].service() as u64;
         match self.pods[pod].behaviour {
             Behaviour::Respond(status) => return self.respond(job, job_serial, status, 0, s),
             Behaviour::FailFraction(fraction, status)
@@ -72,7 +72,7 @@ impl World {
             _ => {}
         }
         let info = &self.topology.pods[pod];
-        let version = &self.config.app.services[info.service].versions[info.version];
+        let version = &self.config.app.services[info.service()].versions[info.version()];
         if version.calls.is_empty() {
             return self.respond(job, job_serial, 200, version.markers, s);
         }
@@ -93,7 +93,7 @@ impl World {
         let (pod, step, key) = (record.pod, record.next_call, record.key);
         record.next_call += 1;
         let info = &self.topology.pods[pod];
-        let service = self.callees[info.service][info.version][step];
+        let service = self.callees[info.service()][info.version()][step];
         let proxy = self.pod_proxy[pod].expect("pods that call have a sidecar");
         self.start_call(proxy, service, Parent::Job(job, job_serial), key, s);
     }
@@ -102,7 +102,7 @@ impl World {
         let Some(record) = self.jobs.get_mut(job, job_serial) else { return };
         let pod = record.pod;
         let info = &self.topology.pods[pod];
-        let version = &self.config.app.services[info.service].versions[info.version];
+        let version = &self.config.app.services[info.service()].versions[info.version()];
         let step = record.next_call - 1;
         let on_failure = version.calls[step.min(version.calls.len() - 1)].on_failure;
         record.outstanding -= 1;
@@ -138,12 +138,12 @@ impl World {
             self.pods[pod].busy -= 1;
         }
         let info = &self.topology.pods[pod];
-        let service = &self.config.app.services[info.service];
+        let service = &self.config.app.services[info.service()];
         if status < 500 && self.pods[pod].faulted && self.fault_ended.is_some() {
             self.metrics.first_answer_after_fault.get_or_insert(now);
         }
-        if self.share_service == Some(info.service) && status < 500 {
-            self.metrics.share(now, info.zone, info.version);
+        if self.share_service == Some(info.service()) && status < 500 {
+            self.metrics.share(now, info.zone(), info.version());
         }
         let (index, serial, generation) = record.caller;
         let Some(call) = self.calls.get_mut(index, serial) else { return };
@@ -153,7 +153,7 @@ impl World {
             attempt.answer = Some((status, markers));
         }
         let response_bytes = service.response_bytes;
-        let (from, to) = (info.zone, proxy_zone);
+        let (from, to) = (info.zone(), proxy_zone);
         if self.pods[pod].down {
             return;
         }
