@@ -20,7 +20,7 @@ pub fn html(plan: &Plan, table: &PointsTable, specs: &[PlotSpec], plots: &[(Stri
     let name = escape(&plan.name);
     let _ = write!(
         page,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>meshsim sweep: {name}</title><style>{STYLE}td.n{{white-space:nowrap}}</style></head><body>\n<h1>meshsim sweep: {name}</h1>\n<p>{}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>meshsim sweep: {name}</title><style>{STYLE}td.n{{white-space:nowrap}}#plan th{{max-width:30em;overflow-wrap:anywhere}}</style></head><body>\n<h1>meshsim sweep: {name}</h1>\n<p>{}</p>\n",
         escape(plan.description.trim())
     );
     plan_section(&mut page, plan);
