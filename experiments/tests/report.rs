@@ -24,16 +24,8 @@ fn browse(report: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 #[ignore = "needs Debian's chromium; .ci/run installs it and runs this"]
 fn the_report_renders_in_a_headless_browser() {
-    let dir = std::env::temp_dir().join(format!("meshsim-report-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/pod-503-keep-endpoints.yaml");
-    let run = Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(["run", scenario.to_str().unwrap(), "--replications", "2", "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let report = dir.join("report.html");
-    let dom = String::from_utf8(browse(&report, &["--dump-dom"]).stdout).unwrap();
+    let (dir, dom) = render_report("report", &["run", scenario.to_str().unwrap(), "--replications", "2"]);
     for expected in [
         "meshsim: pod-503-keep-endpoints",
         "id=\"headline\"",
@@ -48,23 +40,15 @@ fn the_report_renders_in_a_headless_browser() {
     ] {
         assert!(dom.contains(expected), "the rendered page lacks {expected:?}");
     }
-    assert_screenshot_is_not_blank(&report, &dir.join("shot.png"));
+    assert_screenshot_is_not_blank(&dir.join("report.html"), &dir.join("shot.png"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 #[ignore = "needs Debian's chromium; .ci/run installs it and runs this"]
 fn the_sweep_report_renders_in_a_headless_browser() {
-    let dir = std::env::temp_dir().join(format!("meshsim-sweep-report-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let sweep = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sweeps/ejection-503-pod.yaml");
-    let run = Command::new(env!("CARGO_BIN_EXE_meshsim"))
-        .args(["sweep", sweep.to_str().unwrap(), "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let report = dir.join("report.html");
-    let dom = String::from_utf8(browse(&report, &["--dump-dom"]).stdout).unwrap();
+    let (dir, dom) = render_report("sweep-report", &["sweep", sweep.to_str().unwrap()]);
     for expected in [
         "meshsim sweep: ejection-503-pod",
         "id=\"plan\"",
@@ -77,8 +61,19 @@ fn the_sweep_report_renders_in_a_headless_browser() {
         assert!(dom.contains(expected), "the rendered page lacks {expected:?}");
     }
     assert_eq!(dom.matches("<svg").count(), 3, "the sweep's three plots");
-    assert_screenshot_is_not_blank(&report, &dir.join("shot.png"));
+    assert_screenshot_is_not_blank(&dir.join("report.html"), &dir.join("shot.png"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `meshsim ARGS --out DIR` into a fresh temporary folder named after `tag`; returns the
+/// folder and its `report.html` as Chromium renders it.
+fn render_report(tag: &str, args: &[&str]) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("meshsim-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = Command::new(env!("CARGO_BIN_EXE_meshsim")).args(args).arg("--out").arg(&dir).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let dom = String::from_utf8(browse(&dir.join("report.html"), &["--dump-dom"]).stdout).unwrap();
+    (dir, dom)
 }
 
 /// Takes `report`'s screenshot into `shot` and checks that at least one pixel in fifty is ink.
