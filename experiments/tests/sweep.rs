@@ -117,6 +117,8 @@ fn the_report_shows_the_plan_every_point_and_the_plots_with_the_files_text_escap
         "the description is escaped"
     );
     assert!(page.contains("<th>knob c&lt;5xx&gt;</th><td>1, 5</td>"), "a knob's name is escaped, its values listed");
+    assert!(page.contains("c&lt;5xx&gt; = 1"), "a plot's legend names it, escaped");
+    assert!(!page.contains("c<5xx>"), "nowhere raw, in the plots' titles and legends either");
     assert!(page.contains("<th>points</th><td>4 (grid (every combination))</td>"));
     assert!(page.contains("<th>runs</th><td>12</td>"));
     assert!(page.contains("<th>set duration</th><td>30s</td>"), "the settings fixed at every point");
