@@ -1,9 +1,10 @@
 //! `report.html` for a sweep: the question it answers, its plan (seed, replications, the
-//! settings fixed at every point, knobs and their values), every point's headline figures with their 95 % intervals, and its plots
-//! (inline SVG), on one self-contained page readable from disk with no server, no network and
-//! no script. It is made from `points.csv` and the plots alone, so, like them, it is the same
-//! bytes however the sweep was split, resumed or merged. Every text from the sweep file is
-//! escaped.
+//! settings fixed at every point, knobs and their values), every point's headline figures with
+//! their 95 % intervals, and its plots (inline SVG), on one self-contained page readable from
+//! disk with no server, no network and no script. It is made from the plan, `points.csv` and the
+//! plots alone, so, like them, it is the same bytes however the sweep was split, resumed or
+//! merged. Every text from the sweep file is escaped (the plots' own text is escaped by their
+//! SVG writer).
 
 use std::fmt::Write as _;
 
