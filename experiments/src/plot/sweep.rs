@@ -477,12 +477,11 @@ pub fn plot_specs(plan: &Plan, table: &PointsTable) -> Vec<PlotSpec> {
     specs
 }
 
-/// Draws the sweep's plots ([`plot_specs`]) from `out/points.csv` into `out/plots`. Returns
-/// the files.
-pub fn write_sweep_plots(out: &Path, plan: &Plan, table: &PointsTable) -> Result<Vec<PathBuf>, String> {
+/// Draws `specs` (a sweep's [`plot_specs`]) from its points into `out/plots`. Returns the files.
+pub fn write_sweep_plots(out: &Path, table: &PointsTable, specs: &[PlotSpec]) -> Result<Vec<PathBuf>, String> {
     let dir = out.join("plots");
     let mut written = Vec::new();
-    for spec in &plot_specs(plan, table) {
+    for spec in specs {
         written.extend(match spec {
             PlotSpec::Lines { x, y, by } => draw_metric(&dir, table, x, y, by.as_deref())?,
             PlotSpec::Heatmap { x, over, y } => draw_heatmap(&dir, table, x, over, y)?,

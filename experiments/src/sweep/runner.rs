@@ -105,7 +105,8 @@ pub fn finish(out: &Path, runs_csv: &Path, plan: &Plan) -> Result<Vec<PathBuf>, 
     let points_path = out.join("points.csv");
     write_atomically(&points_path, &points)?;
     let table = PointsTable::read(out)?;
-    let plots = write_sweep_plots(out, plan, &table)?;
+    let specs = plot_specs(plan, &table);
+    let plots = write_sweep_plots(out, &table, &specs)?;
     let mut svgs = Vec::new();
     for path in plots.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -113,7 +114,7 @@ pub fn finish(out: &Path, runs_csv: &Path, plan: &Plan) -> Result<Vec<PathBuf>, 
         svgs.push((file, text));
     }
     let report_path = out.join("report.html");
-    write_atomically(&report_path, report::html(plan, &table, &plot_specs(plan, &table), &svgs).as_bytes())?;
+    write_atomically(&report_path, report::html(plan, &table, &specs, &svgs).as_bytes())?;
     let mut written = vec![points_path];
     written.extend(plots);
     written.push(report_path);
