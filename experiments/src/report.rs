@@ -33,20 +33,14 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The pages' style sheet (a run's report and a sweep's).
-pub(crate) const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}\
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em;display:block;overflow-x:auto}td,th{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}\
 th{background:#eef}td.n{text-align:right;font-variant-numeric:tabular-nums}.fix{color:#064}\
 h2{border-bottom:2px solid #88a;padding-bottom:0.1em}svg{max-width:100%;height:auto}";
 
 /// The page. `timeline_svg` is the run's timeline plot (replication 0).
 pub fn html(scenario: &Scenario, results: &[Replication], timeline_svg: &str) -> String {
-    let mut page = String::new();
-    let name = escape(&scenario.name);
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>meshsim: {name}</title><style>{STYLE}</style></head><body>\n<h1>meshsim: {name}</h1>\n<p>{}</p>\n",
-        escape(scenario.description.trim())
-    );
+    let mut page = page_start(&format!("meshsim: {}", scenario.name), &scenario.description, "");
     scenario_section(&mut page, scenario, results);
     headline_section(&mut page, results);
     let found = findings::of(scenario, results);
@@ -70,6 +64,16 @@ pub fn html(scenario: &Scenario, results: &[Replication], timeline_svg: &str) ->
     }
     page.push_str("</body></html>\n");
     page
+}
+
+/// A page's opening, up to and including its description: `title` as its title and heading,
+/// `extra_style` after the shared style sheet; both texts escaped.
+pub(crate) fn page_start(title: &str, description: &str, extra_style: &str) -> String {
+    let title = escape(title);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}{extra_style}</style></head><body>\n<h1>{title}</h1>\n<p>{}</p>\n",
+        escape(description.trim())
+    )
 }
 
 /// An SVG file's text as it goes inside HTML: from its `<svg` element on, since the file's

@@ -10,19 +10,17 @@ use std::fmt::Write as _;
 
 use super::plan::{Mode, Plan, PlotSpec};
 use crate::plot::sweep::PointsTable;
-use crate::report::{STYLE, escape, inline_svg};
+use crate::report::{escape, inline_svg, page_start};
 
 /// Points listed on the page (`points.csv` has them all).
 const POINT_ROWS_SHOWN: usize = 1000;
 
 /// The page. `specs` are the plots the sweep drew, `plots` their SVG files' names and texts.
 pub fn html(plan: &Plan, table: &PointsTable, specs: &[PlotSpec], plots: &[(String, String)]) -> String {
-    let mut page = String::new();
-    let name = escape(&plan.name);
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>meshsim sweep: {name}</title><style>{STYLE}td.n{{white-space:nowrap}}#plan th{{max-width:30em;overflow-wrap:anywhere}}</style></head><body>\n<h1>meshsim sweep: {name}</h1>\n<p>{}</p>\n",
-        escape(plan.description.trim())
+    let mut page = page_start(
+        &format!("meshsim sweep: {}", plan.name),
+        &plan.description,
+        "td.n{white-space:nowrap}#plan th{max-width:30em;overflow-wrap:anywhere}",
     );
     plan_section(&mut page, plan);
     points_section(&mut page, table, &shown_metrics(specs, table));
