@@ -80,7 +80,8 @@ mod tests {
 
     #[test]
     fn outputs_replace_the_previous_ones_only_when_whole() {
-        let root = std::env::temp_dir().join(format!("meshsim-staging-{}", std::process::id()));
+        let folder = tempfile::Builder::new().prefix("meshsim-staging-").tempdir().unwrap();
+        let root = folder.path();
         let target = root.join("run");
         std::fs::create_dir_all(&target).unwrap();
         std::fs::write(target.join("old.csv"), "old").unwrap();
@@ -89,14 +90,13 @@ mod tests {
         std::fs::write(abandoned.path().join("new.csv"), "new").unwrap();
         drop(abandoned);
         assert!(target.join("old.csv").exists());
-        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1, "only the target is left");
+        assert_eq!(std::fs::read_dir(root).unwrap().count(), 1, "only the target is left");
         // A committed one replaces them whole.
         let staged = Staging::prepare(&target).unwrap();
         std::fs::write(staged.path().join("new.csv"), "new").unwrap();
         assert_eq!(staged.commit().unwrap(), target);
         assert!(target.join("new.csv").exists() && !target.join("old.csv").exists());
-        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 1);
-        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(std::fs::read_dir(root).unwrap().count(), 1);
     }
 
     #[test]

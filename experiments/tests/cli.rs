@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tempfile::TempDir;
+
 fn meshsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshsim"))
 }
@@ -12,21 +14,32 @@ fn builtin(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.yaml"))
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshsim-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder of the system's temporary one, removed when the returned guard is dropped.
+fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("meshsim-cli-{tag}-")).tempdir().unwrap()
 }
 
 /// Writes the seed-failover scenario with one substitution and runs it.
-fn run_edited(tag: &str, from: &str, to: &str) -> (std::process::Output, PathBuf) {
+fn run_edited(tag: &str, from: &str, to: &str) -> (std::process::Output, Outputs) {
     run_with_edits(tag, &[(from, to)])
 }
 
+/// Where an edited scenario's run was told to write; the folder holding it goes when this drops.
+struct Outputs {
+    _folder: TempDir,
+    path: PathBuf,
+}
+
+impl Outputs {
+    fn exist(&self) -> bool {
+        self.path.exists()
+    }
+}
+
 /// Runs seed-failover with each `(from, to)` edit applied once.
-fn run_with_edits(tag: &str, edits: &[(&str, &str)]) -> (std::process::Output, PathBuf) {
-    let dir = temp_dir(tag);
+fn run_with_edits(tag: &str, edits: &[(&str, &str)]) -> (std::process::Output, Outputs) {
+    let folder = temp_dir(tag);
+    let dir = folder.path();
     let mut text = std::fs::read_to_string(builtin("seed-failover")).unwrap();
     for (from, to) in edits {
         assert!(text.contains(from), "the edit {from:?} must apply");
@@ -36,7 +49,7 @@ fn run_with_edits(tag: &str, edits: &[(&str, &str)]) -> (std::process::Output, P
     std::fs::write(&file, text).unwrap();
     let out = dir.join("out");
     let output = meshsim().arg("run").arg(&file).arg("--out").arg(&out).output().unwrap();
-    (output, out)
+    (output, Outputs { _folder: folder, path: out })
 }
 
 fn stderr(output: &std::process::Output) -> String {
@@ -45,7 +58,8 @@ fn stderr(output: &std::process::Output) -> String {
 
 #[test]
 fn a_run_writes_its_outputs_and_the_same_seed_writes_the_same_bytes() {
-    let dir = temp_dir("ok");
+    let folder = temp_dir("ok");
+    let dir = folder.path();
     let run = |out: &Path| {
         let output = meshsim()
             .args([
@@ -91,7 +105,7 @@ fn an_unknown_field_names_the_file_and_line() {
     let err = stderr(&output);
     assert!(err.contains("scenario.yaml") && err.contains("unknown field `intra_zonee`"), "{err}");
     assert!(err.contains("line 21 column 3"), "{err}");
-    assert!(!out.exists(), "no output folder on error");
+    assert!(!out.exist(), "no output folder on error");
 }
 
 #[test]
@@ -132,7 +146,7 @@ fn a_region_without_zones_is_refused_not_a_crash() {
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(err.contains("cn-shanghai") && !err.contains("panicked"), "{err}");
-    assert!(!out.exists());
+    assert!(!out.exist());
 }
 
 #[test]
@@ -214,7 +228,7 @@ fn what_would_hang_crash_or_mislead_is_refused_with_the_field_and_the_fix() {
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{tag}: {err}");
         assert!(err.contains(expected) && err.contains("scenario.yaml"), "{tag}: {err}");
-        assert!(!err.contains("panicked") && !out.exists(), "{tag}");
+        assert!(!err.contains("panicked") && !out.exist(), "{tag}");
     }
     // Many callers times many hosts, and enough requests for each caller to reach most of them:
     // the memory estimate refuses it before anything is built...
@@ -258,14 +272,15 @@ fn an_unwritable_output_folder_is_found_first_and_outputs_appear_whole() {
     assert!(stderr(&output).contains("cannot"), "{}", stderr(&output));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused before 50 replications ran");
     // A second run into the same folder replaces the files of the first, leaving nothing beside.
-    let dir = temp_dir("whole");
+    let folder = temp_dir("whole");
+    let dir = folder.path();
     for _ in 0..2 {
         let output =
             meshsim().arg("run").arg(builtin("seed-failover")).arg("--out").arg(dir.join("out")).output().unwrap();
         assert!(output.status.success());
     }
     let names: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, ["out"], "no staging or previous folder left");
 }
 
@@ -317,7 +332,8 @@ fn a_locality_setting_naming_a_region_the_scenario_lacks_is_an_error() {
 #[test]
 fn a_rate_so_low_that_nothing_arrives_runs_to_the_end() {
     // Found by meshsim-fuzz: the first gap lay past the end of simulated time and overflowed it.
-    let dir = temp_dir("tiny");
+    let folder = temp_dir("tiny");
+    let dir = folder.path();
     let text =
         std::fs::read_to_string(builtin("pod-503-keep-endpoints")).unwrap().replace("poisson: 20", "poisson: 1e-300");
     let file = dir.join("scenario.yaml");
@@ -330,7 +346,8 @@ fn a_rate_so_low_that_nothing_arrives_runs_to_the_end() {
 
 #[test]
 fn virtual_service_weights_not_summing_to_100_point_at_the_route() {
-    let dir = temp_dir("weights");
+    let folder = temp_dir("weights");
+    let dir = folder.path();
     let text = std::fs::read_to_string(builtin("blackhole-region")).unwrap().replacen(
         "        - destination: {host: reviews}\n",
         "        - destination: {host: reviews, subset: v2}\n          weight: 80\n        - destination: {host: reviews, subset: v3}\n          weight: 15\n",

@@ -22,8 +22,8 @@ fn compare(b: &std::path::Path, format: &str) -> String {
 
 #[test]
 fn letting_outlier_detection_eject_fails_over_sooner_every_time() {
-    let dir = std::env::temp_dir().join(format!("meshsim-compare-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let folder = tempfile::Builder::new().prefix("meshsim-compare-").tempdir().unwrap();
+    let dir = folder.path();
     let overrides = dir.join("eject-all.yaml");
     std::fs::write(
         &overrides,

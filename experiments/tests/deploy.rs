@@ -16,8 +16,8 @@ fn manifest(name: &str) -> Node {
 #[test]
 fn the_config_map_holds_a_sweep_that_runs() {
     let Some(Node::Map(data)) = manifest("sweep-configmap.yaml").get("data").cloned() else { panic!("no data") };
-    let dir = std::env::temp_dir().join(format!("meshsim-deploy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let folder = tempfile::Builder::new().prefix("meshsim-deploy-").tempdir().unwrap();
+    let dir = folder.path();
     for (name, value) in &data {
         std::fs::write(dir.join(name), value.scalar_text().unwrap()).unwrap();
     }

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use tempfile::TempDir;
+
 fn chromium() -> String {
     std::env::var("MESHSIM_CHROMIUM").unwrap_or_else(|_| "chromium".into())
 }
@@ -25,7 +27,7 @@ fn browse(report: &Path, args: &[&str]) -> std::process::Output {
 #[ignore = "needs Debian's chromium; .ci/run installs it and runs this"]
 fn the_report_renders_in_a_headless_browser() {
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/pod-503-keep-endpoints.yaml");
-    let (dir, dom) = render_report("report", &["run", scenario.to_str().unwrap(), "--replications", "2"]);
+    let (_folder, dir, dom) = render_report("report", &["run", scenario.to_str().unwrap(), "--replications", "2"]);
     for expected in [
         "meshsim: pod-503-keep-endpoints",
         "id=\"headline\"",
@@ -41,14 +43,13 @@ fn the_report_renders_in_a_headless_browser() {
         assert!(dom.contains(expected), "the rendered page lacks {expected:?}");
     }
     assert_screenshot_is_not_blank(&dir.join("report.html"), &dir.join("shot.png"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 #[ignore = "needs Debian's chromium; .ci/run installs it and runs this"]
 fn the_sweep_report_renders_in_a_headless_browser() {
     let sweep = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sweeps/ejection-503-pod.yaml");
-    let (dir, dom) = render_report("sweep-report", &["sweep", sweep.to_str().unwrap()]);
+    let (_folder, dir, dom) = render_report("sweep-report", &["sweep", sweep.to_str().unwrap()]);
     for expected in [
         "meshsim sweep: ejection-503-pod",
         "id=\"plan\"",
@@ -62,18 +63,17 @@ fn the_sweep_report_renders_in_a_headless_browser() {
     }
     assert_eq!(dom.matches("<svg").count(), 3, "the sweep's three plots");
     assert_screenshot_is_not_blank(&dir.join("report.html"), &dir.join("shot.png"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs `meshsim ARGS --out DIR` into a fresh temporary folder named after `tag`; returns the
-/// folder and its `report.html` as Chromium renders it.
-fn render_report(tag: &str, args: &[&str]) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("meshsim-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// Runs `meshsim ARGS --out DIR` into a fresh temporary folder named after `tag`; returns that
+/// folder (removed when dropped), DIR within it, and its `report.html` as Chromium renders it.
+fn render_report(tag: &str, args: &[&str]) -> (TempDir, PathBuf, String) {
+    let folder = tempfile::Builder::new().prefix(&format!("meshsim-{tag}-")).tempdir().unwrap();
+    let dir = folder.path().join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_meshsim")).args(args).arg("--out").arg(&dir).output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let dom = String::from_utf8(browse(&dir.join("report.html"), &["--dump-dom"]).stdout).unwrap();
-    (dir, dom)
+    (folder, dir, dom)
 }
 
 /// Takes `report`'s screenshot into `shot` and checks that at least one pixel in fifty is ink.

@@ -11,9 +11,8 @@ use std::process::Command;
 fn an_array_job_gives_the_bytes_of_a_local_run() {
     assert!(std::env::var_os("SLURM_CONF").is_some(), "SLURM_CONF is not set: start local-cluster.sh first");
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("meshsim-slurm-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let folder = tempfile::Builder::new().prefix("meshsim-slurm-test-").tempdir().unwrap();
+    let dir = folder.path();
     let sweep = dir.join("sweep.yaml");
     std::fs::write(
         &sweep,
@@ -30,7 +29,7 @@ fn an_array_job_gives_the_bytes_of_a_local_run() {
 
     let submitted = Command::new("sbatch")
         .args(["--wait", "--array=0-2", "--chdir"])
-        .arg(&dir)
+        .arg(dir)
         .arg(manifest.join("deploy/slurm/sweep-array.sh"))
         .arg(&sweep)
         .arg(dir.join("slurm"))

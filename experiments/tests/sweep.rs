@@ -4,15 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use tempfile::TempDir;
+
 fn meshsim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_meshsim"))
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshsim-sweep-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder of the system's temporary one, removed when the returned guard is dropped.
+fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("meshsim-sweep-{tag}-")).tempdir().unwrap()
 }
 
 /// A small sweep of the 503-pod scenario: 2 × 2 points × 3 replications, 30 s each.
@@ -46,8 +46,9 @@ fn read(path: PathBuf) -> String {
 
 #[test]
 fn threads_shards_and_resumption_give_the_same_bytes() {
-    let dir = temp_dir("same");
-    let file = small_sweep(&dir);
+    let folder = temp_dir("same");
+    let dir = folder.path();
+    let file = small_sweep(dir);
     sweep(&file, &dir.join("one"), &["--threads", "1"]);
     sweep(&file, &dir.join("two"), &["--threads", "2"]);
     let runs = read(dir.join("one/runs.csv"));
@@ -104,8 +105,9 @@ fn threads_shards_and_resumption_give_the_same_bytes() {
 
 #[test]
 fn the_report_shows_the_plan_every_point_and_the_plots_with_the_files_text_escaped() {
-    let dir = temp_dir("report");
-    let file = small_sweep(&dir);
+    let folder = temp_dir("report");
+    let dir = folder.path();
+    let file = small_sweep(dir);
     let text = read(file.clone()).replace("name: small", "name: small\ndescription: \"<b>bold</b> & more\"");
     let text = text.replace("name: consecutive5xx", "name: \"c<5xx>\"");
     std::fs::write(&file, text).unwrap();
@@ -159,8 +161,9 @@ fn the_report_shows_the_plan_every_point_and_the_plots_with_the_files_text_escap
 
 #[test]
 fn one_run_is_reproduced_alone_and_points_share_random_numbers() {
-    let dir = temp_dir("one");
-    let file = small_sweep(&dir);
+    let folder = temp_dir("one");
+    let dir = folder.path();
+    let file = small_sweep(dir);
     sweep(&file, &dir.join("all"), &[]);
     let runs = read(dir.join("all/runs.csv"));
     let lines: Vec<&str> = runs.lines().collect();
@@ -184,8 +187,9 @@ fn one_run_is_reproduced_alone_and_points_share_random_numbers() {
 
 #[test]
 fn a_bad_point_is_named_before_anything_runs() {
-    let dir = temp_dir("bad");
-    let file = small_sweep(&dir);
+    let folder = temp_dir("bad");
+    let dir = folder.path();
+    let file = small_sweep(dir);
     let text = read(file.clone()).replace("values: [1, 5]", "values: [1, -5]");
     std::fs::write(&file, text).unwrap();
     let out = dir.join("out");
@@ -194,7 +198,7 @@ fn a_bad_point_is_named_before_anything_runs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("point 1 (maxEjectionPercent=10, consecutive5xx=-5)"), "{stderr}");
     assert!(!out.exists(), "nothing written");
-    let listing = meshsim().arg("sweep").arg(small_sweep(&dir)).arg("--dry-run").output().unwrap();
+    let listing = meshsim().arg("sweep").arg(small_sweep(dir)).arg("--dry-run").output().unwrap();
     let listing = String::from_utf8(listing.stdout).unwrap();
     assert!(listing.starts_with("# sweep small: 4 points x 3 replications = 12 runs"), "{listing}");
     assert_eq!(listing.lines().count(), 2 + 12);
